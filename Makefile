@@ -1,0 +1,64 @@
+# compute: PGXS build of the extension, plus the project's two commands.
+#
+#   make demo   the main job end to end on a throwaway PostgreSQL cluster
+#   make test   every test: unit (CTest), regression, isolation, multi-client
+#
+# Both install what they lack first (scripts/deps.sh, Debian packages).
+
+EXTENSION  = compute
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control)
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+
+CORE_OBJS = src/core/status.o src/core/errors.o src/core/transition.o src/core/validate.o
+PG_OBJS   = src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o
+MODULE_big = compute
+OBJS       = $(CORE_OBJS) $(PG_OBJS)
+DATA       = $(wildcard sql/compute--*.sql)
+
+# `make installcheck` against a running server; `make test` is the full run.
+REGRESS        = $(basename $(notdir $(wildcard test/sql/*.sql)))
+REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
+ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck
+
+PG_CPPFLAGS = -I$(CURDIR)/src
+PG_CXXFLAGS = -std=c++17 -Wno-register -Wno-missing-field-initializers
+SHLIB_LINK  = -lstdc++
+
+# PGXS would also compile every source to LLVM bitcode for JIT inlining
+# (with_llvm = yes in Debian's build). The SQL functions here are called
+# through fmgr, never inlined into JIT-compiled expressions, so the bitcode
+# would buy nothing and would need clang-14 as a build dependency: off.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifeq ($(wildcard $(PGXS)),)
+# No PGXS yet (a fresh machine): install the dependencies, then run again.
+all install demo test unit installcheck:
+	bash scripts/deps.sh
+	$(MAKE) $@
+else
+include $(PGXS)
+
+# Header dependencies.
+override CXXFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+
+.PHONY: deps demo test unit
+deps:
+	bash scripts/deps.sh
+
+demo: deps all
+	$(MAKE) install
+	bash scripts/demo.sh
+
+unit: deps
+	bash scripts/unit.sh
+
+test: deps all
+	$(MAKE) install
+	bash scripts/test.sh
+
+EXTRA_CLEAN = build $(OBJS:.o=.d)
+endif

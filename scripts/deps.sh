@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need, from Debian's packages.
+# Does nothing when everything is there already.
+set -euo pipefail
+
+packages=(
+	make g++                   # build
+	postgresql-15              # server: initdb, postgres, pg_ctl
+	postgresql-client-15       # psql, pgbench
+	postgresql-server-dev-15   # PGXS, pg_regress, pg_isolation_regress
+	cmake libgtest-dev         # unit tests of the C++ core
+)
+missing=()
+for p in "${packages[@]}"; do
+	case "$p" in \#*) continue ;; esac
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,45 @@
+# Shared by the project's scripts (source it): a throwaway PostgreSQL
+# cluster, run as the postgres OS user when we are root (initdb and postgres
+# refuse to run as root).
+
+PGBIN=${PGBIN:-$(dirname "$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir)/x")}
+export PATH="$PGBIN:$PATH"
+
+# Runs a command as the user that owns the test clusters.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A new scratch directory that the cluster's user can write. Under /tmp, so
+# that it works wherever the checkout is (even in a directory postgres cannot
+# enter).
+scratch_dir() {
+	local dir
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/compute-$1.XXXXXX")
+	chmod 755 "$dir"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+	echo "$dir"
+}
+
+# pg_start DIR PORT [postgres -c options...]: initdb DIR/data, start it on a
+# Unix socket in DIR only, and point libpq's PG* variables at it.
+pg_start() {
+	local dir=$1 port=$2
+	shift 2
+	as_pg initdb -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log"; return 1; }
+	local opts="-p $port -k $dir -c listen_addresses= -c fsync=off -c max_connections=50"
+	for o in "$@"; do opts="$opts -c $o"; done
+	as_pg pg_ctl -D "$dir/data" -o "$opts" -l "$dir/server.log" -w start >/dev/null ||
+		{ cat "$dir/server.log"; return 1; }
+	export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+}
+
+# pg_stop DIR [mode]: stop the cluster started in DIR.
+pg_stop() {
+	as_pg pg_ctl -D "$1/data" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true
+}

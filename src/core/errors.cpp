@@ -1,0 +1,28 @@
+#include "core/core_only.hpp"
+#include "core/errors.hpp"
+
+namespace compute {
+
+std::string
+Hex(std::string_view bytes, std::size_t max_bytes) {
+	static const char digits[] = "0123456789abcdef";
+	std::size_t shown = bytes.size() < max_bytes ? bytes.size() : max_bytes;
+	std::string out;
+	out.reserve(shown * 2 + 3);
+	for (std::size_t i = 0; i < shown; i++) {
+		auto byte = static_cast<unsigned char>(bytes[i]);
+		out.push_back(digits[byte >> 4]);
+		out.push_back(digits[byte & 0xf]);
+	}
+	if (shown < bytes.size()) {
+		out += "...";
+	}
+	return out;
+}
+
+Error
+UnknownJob(std::string_view job_id) {
+	return Error {Code::NoJob, "job " + Hex(job_id) + " does not exist", ""};
+}
+
+} // namespace compute

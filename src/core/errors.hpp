@@ -1,0 +1,38 @@
+// The errors the core reports, classified as in SPEC section 5. The boundary
+// layer (src/pg/boundary.hpp) maps each Code to its SQLSTATE.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace compute {
+
+enum class Code {
+	BadTransition, // 55000 object_not_in_prerequisite_state
+	NoJob,         // P0002 no_data_found
+	BadParam,      // 22023 invalid_parameter_value
+	TooLong,       // 22001 string_data_right_truncation
+	NullValue,     // 22004 null_value_not_allowed
+};
+
+struct Error {
+	Code code;
+	std::string message; // one line, lower case, no trailing period
+	std::string detail;  // a full sentence, or empty
+};
+
+// What a check returns: nothing when all is well.
+using Check = std::optional<Error>;
+
+// Lower-case hex of a job id (or of any bytes), as messages print it. Long
+// inputs are cut after max_bytes bytes and end in "...".
+std::string
+Hex(std::string_view bytes, std::size_t max_bytes = 32);
+
+// The error of a function that needs an existing job and got an unknown one.
+Error
+UnknownJob(std::string_view job_id);
+
+} // namespace compute

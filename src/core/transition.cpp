@@ -1,0 +1,116 @@
+#include "core/core_only.hpp"
+#include "core/transition.hpp"
+
+#include <string>
+
+namespace compute {
+
+namespace {
+
+std::string
+Quoted(std::string_view text) {
+	std::string out = "\"";
+	out.append(text);
+	out += '"';
+	return out;
+}
+
+// Why a job cannot enter `to` (the detail of a refused transition).
+const char *
+WhyNot(std::optional<Status> from, Status to) {
+	if (!from) {
+		return "A new job starts as queued.";
+	}
+	switch (to) {
+	case Status::Queued:
+		break;
+	case Status::InProgress:
+		return "Only a queued job can be grabbed.";
+	case Status::Complete:
+	case Status::Failed:
+		return "Only an in-progress job can finish.";
+	case Status::Expired:
+		return "Only a queued, in-progress or complete job can expire.";
+	}
+	return "";
+}
+
+} // namespace
+
+bool
+TransitionAllowed(std::optional<Status> from, Status to) {
+	if (to == Status::Queued) {
+		return true; // submit, re-route, requeue, resubmit
+	}
+	if (!from) {
+		return false;
+	}
+	switch (to) {
+	case Status::Queued:
+		return true;
+	case Status::InProgress:
+		return *from == Status::Queued;
+	case Status::Complete:
+	case Status::Failed:
+		return *from == Status::InProgress;
+	case Status::Expired:
+		return *from == Status::Queued || *from == Status::InProgress || *from == Status::Complete;
+	}
+	return false;
+}
+
+Effects
+EffectsOf(Status to) {
+	Effects effects;
+	switch (to) {
+	case Status::Queued:
+		effects.clear_run = true;
+		break;
+	case Status::InProgress:
+		effects.set_grabbed = true;
+		break;
+	case Status::Complete:
+	case Status::Failed:
+		effects.set_finished = true;
+		break;
+	case Status::Expired:
+		break;
+	}
+	return effects;
+}
+
+Check
+CheckTransition(std::string_view job_id, std::optional<Status> from, Status to) {
+	if (TransitionAllowed(from, to)) {
+		return std::nullopt;
+	}
+	std::string message = "job " + Hex(job_id);
+	if (from) {
+		message += " cannot go from " + Quoted(StatusName(*from)) + " to " + Quoted(StatusName(to));
+	} else {
+		message += " cannot be created as " + Quoted(StatusName(to));
+	}
+	return Error {Code::BadTransition, std::move(message), WhyNot(from, to)};
+}
+
+Check
+CheckStatusValue(std::string_view job_id, std::string_view text, Status *out) {
+	if (auto status = ParseStatus(text)) {
+		*out = *status;
+		return std::nullopt;
+	}
+	return Error {Code::BadParam, "job " + Hex(job_id) + " cannot have status " + Quoted(text),
+	              "A job's status is one of queued, in-progress, complete, failed, expired."};
+}
+
+Check
+CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_changed) {
+	if (!job_id_changed && !created_changed) {
+		return std::nullopt;
+	}
+	const char *column = job_id_changed ? "job_id" : "created";
+	return Error {Code::BadTransition, "job " + Hex(job_id) + " cannot change its " + column,
+	              "A job keeps its job_id and its created time for ever; resubmitting keeps its place."};
+}
+
+} // namespace compute

@@ -1,0 +1,44 @@
+// The job state machine of SPEC section 3, in plain C++.
+//
+// Wording: a *transition* is any write that names the status column (an
+// INSERT, or an UPDATE whose SET list includes status), even when the value
+// stays the same. "from" is the stored status, or nullopt for a new job.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "core/errors.hpp"
+#include "core/status.hpp"
+
+namespace compute {
+
+// The transition table: may a job go from `from` to `to`?
+bool
+TransitionAllowed(std::optional<Status> from, Status to);
+
+// What entering a status does to the other columns.
+struct Effects {
+	bool clear_run = false;    // grabbed, finished, output_files := NULL
+	bool set_grabbed = false;  // grabbed := now()
+	bool set_finished = false; // finished := now()
+};
+
+Effects
+EffectsOf(Status to);
+
+// Checks one transition of job `job_id` (raw bytes): nothing when allowed,
+// else a BadTransition error whose message names the job and both statuses.
+Check
+CheckTransition(std::string_view job_id, std::optional<Status> from, Status to);
+
+// Checks a status read from or written to compute.jobs: nothing when it is
+// one of the five, else a BadParam error naming the job and the value.
+Check
+CheckStatusValue(std::string_view job_id, std::string_view text, Status *out);
+
+// Checks that a write leaves job_id and created alone (they never change).
+Check
+CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_changed);
+
+} // namespace compute

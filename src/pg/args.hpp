@@ -1,0 +1,45 @@
+// Reading SQL arguments and tuple fields into plain values for the core.
+// Everything here is plain data: safe to keep across calls that ereport.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "pg/postgres.hpp"
+
+namespace compute::pg {
+
+// The bytes of a varlena value (bytea, text, varchar), or NULL.
+struct Bytes {
+	const char *data;
+	size_t len;
+	bool null;
+
+	std::optional<std::string_view>
+	View() const {
+		if (null) {
+			return std::nullopt;
+		}
+		return std::string_view(data, len);
+	}
+	std::string_view
+	ViewOrEmpty() const {
+		return null ? std::string_view() : std::string_view(data, len);
+	}
+};
+
+inline Bytes
+BytesOf(Datum value, bool isnull) {
+	if (isnull) {
+		return Bytes {nullptr, 0, true};
+	}
+	struct varlena *v = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(value)));
+	return Bytes {VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), false};
+}
+
+inline Bytes
+ArgBytes(FunctionCallInfo fcinfo, int n) {
+	return BytesOf(PG_GETARG_DATUM(n), PG_ARGISNULL(n));
+}
+
+} // namespace compute::pg

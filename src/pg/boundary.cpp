@@ -1,0 +1,64 @@
+#include "pg/postgres.hpp"
+
+#include "pg/boundary.hpp"
+
+#include <cstring>
+
+namespace compute::pg {
+
+namespace {
+
+int
+SqlState(Code code) noexcept {
+	switch (code) {
+	case Code::BadTransition:
+		return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+	case Code::NoJob:
+		return ERRCODE_NO_DATA_FOUND;
+	case Code::BadParam:
+		return ERRCODE_INVALID_PARAMETER_VALUE;
+	case Code::TooLong:
+		return ERRCODE_STRING_DATA_RIGHT_TRUNCATION;
+	case Code::NullValue:
+		return ERRCODE_NULL_VALUE_NOT_ALLOWED;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+void
+Copy(char (&to)[1024], const char *from) noexcept {
+	std::strncpy(to, from, sizeof(to) - 1);
+	to[sizeof(to) - 1] = '\0';
+}
+
+} // namespace
+
+void
+Fill(PgError &out, const Error &error) noexcept {
+	out.sqlstate = SqlState(error.code);
+	Copy(out.message, error.message.c_str());
+	Copy(out.detail, error.detail.c_str());
+}
+
+void
+FillOutOfMemory(PgError &out) noexcept {
+	out.sqlstate = ERRCODE_OUT_OF_MEMORY;
+	Copy(out.message, "out of memory");
+	out.detail[0] = '\0';
+}
+
+void
+FillInternal(PgError &out, const char *what) noexcept {
+	out.sqlstate = ERRCODE_INTERNAL_ERROR;
+	Copy(out.message, "internal error in compute");
+	Copy(out.detail, what);
+}
+
+void
+Raise(const PgError &error) {
+	ereport(ERROR, (errcode(error.sqlstate), errmsg_internal("%s", error.message),
+	                error.detail[0] ? errdetail_internal("%s", error.detail) : 0));
+	pg_unreachable();
+}
+
+} // namespace compute::pg

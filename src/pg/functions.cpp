@@ -1,0 +1,271 @@
+// The SQL-callable functions of schema compute (SPEC section 4).
+//
+// Each one reads its arguments into plain values, validates them with the
+// core (CoreCheck), then runs one saved statement through SPI. The status
+// change itself is checked by the trigger (trigger.cpp) that every write to
+// compute.jobs passes, so a refused transition raises from there, and the
+// statement's effects are rolled back with it.
+//
+// Per the boundary rule (boundary.hpp), these functions hold no C++ object
+// with a destructor: only Datums, pointers and plain structs.
+
+#include "pg/args.hpp"
+#include "pg/boundary.hpp"
+#include "pg/plans.hpp"
+
+#include "core/validate.hpp"
+
+using compute::pg::ArgBytes;
+using compute::pg::Bytes;
+using compute::pg::CoreCheck;
+using compute::pg::Execute;
+using compute::pg::Statement;
+
+namespace {
+
+Bytes
+JobIdArg(FunctionCallInfo fcinfo, int n) {
+	Bytes id = ArgBytes(fcinfo, n);
+	CoreCheck([&] { return compute::CheckJobId(id.View()); });
+	return id;
+}
+
+void
+CheckQueueArg(FunctionCallInfo fcinfo, int n) {
+	Bytes queue = ArgBytes(fcinfo, n);
+	size_t chars = queue.null ? 0 : static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
+	CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
+}
+
+// A text[] of file names: one dimension, no NULL or empty element; NULL as a
+// whole only where `nullable`.
+void
+CheckFilesArg(FunctionCallInfo fcinfo, int n, const char *column, bool nullable) {
+	if (PG_ARGISNULL(n)) {
+		CoreCheck([&] { return compute::CheckNotNull(column, !nullable); });
+		return;
+	}
+	ArrayType *files = PG_GETARG_ARRAYTYPE_P(n);
+	int ndim = ARR_NDIM(files);
+	CoreCheck([&] { return compute::CheckFileArrayShape(column, ndim); });
+
+	Datum *elems;
+	bool *nulls;
+	int count;
+	deconstruct_array(files, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+	for (int i = 0; i < count; i++) {
+		Bytes name = compute::pg::BytesOf(elems[i], nulls[i]);
+		CoreCheck([&] { return compute::CheckFileName(column, static_cast<size_t>(i) + 1, name.View()); });
+	}
+}
+
+void
+CheckIntervalArg(FunctionCallInfo fcinfo, int n, const char *name) {
+	bool is_null = PG_ARGISNULL(n);
+	bool negative = false;
+	if (!is_null) {
+		Interval zero = {0, 0, 0};
+		negative = DatumGetBool(DirectFunctionCall2(interval_lt, PG_GETARG_DATUM(n), IntervalPGetDatum(&zero)));
+	}
+	CoreCheck([&] { return compute::CheckInterval(name, is_null, negative); });
+}
+
+[[noreturn]] void
+RaiseUnknownJob(const Bytes &id) {
+	CoreCheck([&] { return compute::Check(compute::UnknownJob(id.ViewOrEmpty())); });
+	pg_unreachable();
+}
+
+// The job in the first row of the last SPI result, copied out of SPI's
+// memory into the caller's. Call before SPI_finish().
+Datum
+FirstJob() {
+	bool isnull;
+	Datum job = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return SPI_datumTransfer(job, false, -1);
+}
+
+// Runs a statement that returns at most one job; returns whether it did, and
+// the job in *job.
+bool
+RunForJob(Statement plan, Datum *args, const char *nulls, Datum *job) {
+	SPI_connect();
+	bool found = Execute(plan, args, nulls) > 0;
+	if (found) {
+		*job = FirstJob();
+	}
+	SPI_finish();
+	return found;
+}
+
+// Runs a statement and returns how many rows it affected.
+int64
+RunForCount(Statement plan, Datum *args) {
+	SPI_connect();
+	uint64 count = Execute(plan, args, nullptr);
+	SPI_finish();
+	return static_cast<int64>(count);
+}
+
+} // namespace
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(compute_submit_job);
+PG_FUNCTION_INFO_V1(compute_grab_job);
+PG_FUNCTION_INFO_V1(compute_finish_job);
+PG_FUNCTION_INFO_V1(compute_expire);
+PG_FUNCTION_INFO_V1(compute_expire_job);
+PG_FUNCTION_INFO_V1(compute_get_job);
+PG_FUNCTION_INFO_V1(compute_queue_position);
+PG_FUNCTION_INFO_V1(compute_requeue_stale);
+PG_FUNCTION_INFO_V1(compute_delete_job);
+
+// submit_job(job_id bytea, queue text, config text, input_files text[])
+Datum
+compute_submit_job(PG_FUNCTION_ARGS) {
+	JobIdArg(fcinfo, 0);
+	CheckQueueArg(fcinfo, 1);
+	CheckFilesArg(fcinfo, 3, "input_files", false);
+
+	Datum args[4] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
+	                 PG_GETARG_DATUM(3)};
+	const char nulls[4] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
+	Datum job = 0;
+	bool found = false;
+
+	SPI_connect();
+	// Submit locks an existing failed or expired job without returning it, so
+	// Resubmit finds it; a second round only matters if a concurrent
+	// transaction deleted the job in between.
+	for (int round = 0; round < 2 && !found; round++) {
+		found = Execute(Statement::Submit, args, nulls) > 0 || Execute(Statement::Resubmit, args, nulls) > 0;
+	}
+	if (found) {
+		job = FirstJob();
+	}
+	SPI_finish();
+	if (!found) {
+		ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+		                errmsg("could not submit job: it changed concurrently, retry")));
+	}
+	PG_RETURN_DATUM(job);
+}
+
+// grab_job(queue text, max_jobs int) returns setof compute.jobs
+Datum
+compute_grab_job(PG_FUNCTION_ARGS) {
+	CheckQueueArg(fcinfo, 0);
+	bool max_null = PG_ARGISNULL(1);
+	int64 max_jobs = max_null ? 0 : PG_GETARG_INT32(1);
+	CoreCheck([&] { return compute::CheckMaxJobs(max_null ? std::nullopt : std::optional<int64_t>(max_jobs)); });
+
+	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+	Datum args[2] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs)};
+	SPI_connect();
+	uint64 taken = Execute(Statement::Grab, args, nullptr);
+	for (uint64 i = 0; i < taken; i++) {
+		bool isnull;
+		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTupleHeader header = DatumGetHeapTupleHeader(job);
+		HeapTupleData tuple;
+		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = header;
+		tuplestore_puttuple(rsinfo->setResult, &tuple);
+	}
+	SPI_finish();
+	return Datum(0);
+}
+
+// finish_job(job_id bytea, status text, output_files text[]) returns compute.jobs
+Datum
+compute_finish_job(PG_FUNCTION_ARGS) {
+	Bytes id = JobIdArg(fcinfo, 0);
+	Bytes status = ArgBytes(fcinfo, 1);
+	compute::Status finished_as;
+	CoreCheck([&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
+	CheckFilesArg(fcinfo, 2, "output_files", true);
+
+	Datum args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2)};
+	const char nulls[3] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' '};
+	Datum job;
+	if (!RunForJob(Statement::Finish, args, nulls, &job)) {
+		RaiseUnknownJob(id);
+	}
+	PG_RETURN_DATUM(job);
+}
+
+// expire(older_than interval) returns bigint
+Datum
+compute_expire(PG_FUNCTION_ARGS) {
+	CheckIntervalArg(fcinfo, 0, "older_than");
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	PG_RETURN_INT64(RunForCount(Statement::Expire, args));
+}
+
+// expire_job(job_id bytea) returns compute.jobs
+Datum
+compute_expire_job(PG_FUNCTION_ARGS) {
+	Bytes id = JobIdArg(fcinfo, 0);
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	Datum job;
+	if (!RunForJob(Statement::ExpireJob, args, nullptr, &job)) {
+		RaiseUnknownJob(id);
+	}
+	PG_RETURN_DATUM(job);
+}
+
+// get_job(job_id bytea) returns compute.jobs, NULL when unknown
+Datum
+compute_get_job(PG_FUNCTION_ARGS) {
+	JobIdArg(fcinfo, 0);
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	Datum job;
+	if (!RunForJob(Statement::GetJob, args, nullptr, &job)) {
+		PG_RETURN_NULL();
+	}
+	PG_RETURN_DATUM(job);
+}
+
+// queue_position(job_id bytea) returns bigint, NULL unless queued
+Datum
+compute_queue_position(PG_FUNCTION_ARGS) {
+	JobIdArg(fcinfo, 0);
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	int64 position = 0;
+	SPI_connect();
+	bool queued = Execute(Statement::QueuePosition, args, nullptr) > 0;
+	if (queued) {
+		bool isnull;
+		position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	if (!queued) {
+		PG_RETURN_NULL();
+	}
+	PG_RETURN_INT64(position);
+}
+
+// requeue_stale(older_than interval) returns bigint
+Datum
+compute_requeue_stale(PG_FUNCTION_ARGS) {
+	CheckIntervalArg(fcinfo, 0, "older_than");
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	PG_RETURN_INT64(RunForCount(Statement::RequeueStale, args));
+}
+
+// delete_job(job_id bytea) returns boolean
+Datum
+compute_delete_job(PG_FUNCTION_ARGS) {
+	JobIdArg(fcinfo, 0);
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	PG_RETURN_BOOL(RunForCount(Statement::DeleteJob, args) > 0);
+}
+
+} // extern "C"

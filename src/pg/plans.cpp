@@ -1,0 +1,105 @@
+#include "pg/plans.hpp"
+
+namespace compute::pg {
+
+namespace {
+
+struct PlanText {
+	const char *sql;
+	int nargs;
+	Oid argtypes[4];
+};
+
+// Names are schema-qualified and the functions run with a pinned
+// search_path, so nothing in a caller's schemas can change what these mean.
+const PlanText kPlans[] = {
+    // Submit: a new job is queued; an existing queued, in-progress or complete
+    // job is only touched. A failed or expired one matches no row here but is
+    // locked, and Resubmit then queues it again.
+    {"INSERT INTO compute.jobs AS j (job_id, status, queue, config, input_files, created, last_accessed)"
+     " VALUES ($1, 'queued', $2, $3, $4, pg_catalog.now(), pg_catalog.now())"
+     " ON CONFLICT (job_id) DO UPDATE SET last_accessed = pg_catalog.now()"
+     " WHERE j.status IN ('queued', 'in-progress', 'complete')"
+     " RETURNING j",
+     4,
+     {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
+    {"UPDATE compute.jobs AS j SET status = 'queued', queue = $2, config = $3, input_files = $4,"
+     " last_accessed = pg_catalog.now()"
+     " WHERE j.job_id = $1 AND j.status IN ('failed', 'expired')"
+     " RETURNING j",
+     4,
+     {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
+    // Grab: the oldest queued jobs of one queue, read from the partial index
+    // jobs_queued_idx; SKIP LOCKED lets concurrent grabbers pass each other.
+    {"WITH next AS ("
+     "  SELECT job_id FROM compute.jobs"
+     "  WHERE queue = $1 AND status = 'queued'"
+     "  ORDER BY created, job_id LIMIT $2"
+     "  FOR UPDATE SKIP LOCKED),"
+     " taken AS ("
+     "  UPDATE compute.jobs AS j SET status = 'in-progress' FROM next"
+     "  WHERE j.job_id = next.job_id AND j.queue = $1"
+     "  RETURNING j AS job, j.created, j.job_id)"
+     " SELECT job FROM taken ORDER BY created, job_id",
+     2,
+     {TEXTOID, INT8OID}},
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3 WHERE j.job_id = $1 RETURNING j",
+     3,
+     {BYTEAOID, TEXTOID, TEXTARRAYOID}},
+    {"UPDATE compute.jobs SET status = 'expired'"
+     " WHERE status = 'complete' AND last_accessed < pg_catalog.now() - $1",
+     1,
+     {INTERVALOID}},
+    {"UPDATE compute.jobs AS j SET status = 'expired' WHERE j.job_id = $1 RETURNING j", 1, {BYTEAOID}},
+    {"UPDATE compute.jobs AS j SET last_accessed = pg_catalog.now() WHERE j.job_id = $1 RETURNING j",
+     1,
+     {BYTEAOID}},
+    // QueuePosition: jobs ahead in grab order (created, then job_id), counted
+    // on the partial index of queued jobs of the same queue.
+    {"SELECT (SELECT pg_catalog.count(*) FROM compute.jobs o"
+     "         WHERE o.queue = me.queue AND o.status = 'queued'"
+     "           AND (o.created, o.job_id) < (me.created, me.job_id))"
+     " FROM compute.jobs me WHERE me.job_id = $1 AND me.status = 'queued'",
+     1,
+     {BYTEAOID}},
+    {"UPDATE compute.jobs SET status = 'queued'"
+     " WHERE status = 'in-progress' AND grabbed < pg_catalog.now() - $1",
+     1,
+     {INTERVALOID}},
+    {"DELETE FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
+};
+
+static_assert(sizeof(kPlans) / sizeof(kPlans[0]) == static_cast<size_t>(Statement::Count),
+              "one text for each Statement");
+
+SPIPlanPtr saved[static_cast<size_t>(Statement::Count)];
+
+SPIPlanPtr
+Prepared(Statement plan) {
+	auto index = static_cast<size_t>(plan);
+	if (saved[index] == nullptr) {
+		const PlanText &text = kPlans[index];
+		SPIPlanPtr prepared = SPI_prepare(text.sql, text.nargs, const_cast<Oid *>(text.argtypes));
+		if (prepared == nullptr) {
+			elog(ERROR, "compute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		}
+		if (SPI_keepplan(prepared) != 0) {
+			elog(ERROR, "compute: SPI_keepplan failed");
+		}
+		saved[index] = prepared;
+	}
+	return saved[index];
+}
+
+} // namespace
+
+uint64
+Execute(Statement plan, Datum *args, const char *nulls) {
+	int rc = SPI_execute_plan(Prepared(plan), args, nulls, false, 0);
+	if (rc < 0) {
+		elog(ERROR, "compute: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	return SPI_processed;
+}
+
+} // namespace compute::pg

@@ -1,0 +1,33 @@
+// The SQL statements of compute's functions, each prepared once per backend
+// and kept (SPI_keepplan) across calls and transactions.
+//
+// Every statement reaches compute.jobs through SPI, so triggers (the
+// transition check), constraints, row locks and a distributed table work as
+// for any client. Statements that return a job return it as one column of
+// type compute.jobs (a whole-row value built by the executor).
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace compute::pg {
+
+enum class Statement {
+	Submit,        // ($1 job_id, $2 queue, $3 config, $4 input_files) -> job
+	Resubmit,      // same arguments -> job, when failed or expired
+	Grab,          // ($1 queue, $2 max_jobs) -> jobs
+	Finish,        // ($1 job_id, $2 status, $3 output_files) -> job
+	Expire,        // ($1 older_than) -> count
+	ExpireJob,     // ($1 job_id) -> job
+	GetJob,        // ($1 job_id) -> job
+	QueuePosition, // ($1 job_id) -> bigint
+	RequeueStale,  // ($1 older_than) -> count
+	DeleteJob,     // ($1 job_id) -> count
+	Count
+};
+
+// Runs `plan` with `args` (and `nulls` in SPI's ' '/'n' form, or NULL) under
+// an open SPI connection; returns SPI_processed. Errors are ereported.
+uint64
+Execute(Statement plan, Datum *args, const char *nulls);
+
+} // namespace compute::pg
