@@ -2,7 +2,8 @@
 # cluster, run as the postgres OS user when we are root (initdb and postgres
 # refuse to run as root).
 
-PGBIN=${PGBIN:-$(dirname "$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir)/x")}
+PG_CONFIG_BIN=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=${PGBIN:-$($PG_CONFIG_BIN --bindir)}
 export PATH="$PGBIN:$PATH"
 
 # Runs a command as the user that owns the test clusters.

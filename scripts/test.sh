@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test: the core's unit tests (CTest), then the regression suite,
+# the isolation specs and the multi-client run, each against a temporary
+# PostgreSQL instance that is started and stopped here. The extension must be
+# installed first; `make test` builds, installs and passes the test lists
+# (REGRESS, ISOLATION) from the Makefile. Exits non-zero on any failure and
+# ends with the line "test: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+: "${REGRESS:?set by make test}" "${ISOLATION:?set by make test}"
+PGXS_DIR=$(dirname "$(dirname "$($PG_CONFIG_BIN --pgxs)")")
+
+passed=0
+failed=0
+failures=()
+count() { # count NAME PASSED FAILED
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	[ "$3" -gt 0 ] && failures+=("$1")
+	return 0
+}
+
+# pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR TESTS...
+suite() {
+	local name=$1 runner=$2 subdir=$3
+	shift 3
+	local dir
+	dir=$(scratch_dir "$name")
+	cp -r "test/$subdir" "$dir/$subdir"
+	mkdir "$dir/expected"
+	cp expected/*.out "$dir/expected/"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+	echo "== $name: $* (in $dir)"
+	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --inputdir="$dir" --outputdir="$dir" \
+		--bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
+	local total=$# bad
+	bad=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
+	if ! grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
+		[ "$bad" -eq 0 ] && bad=$total
+		[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+	fi
+	count "$name" $((total - bad)) "$bad"
+}
+
+echo "== unit tests (CTest)"
+unit_log=$(mktemp)
+bash scripts/unit.sh 2>&1 | tee "$unit_log"
+if line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$unit_log"); then
+	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+	bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+	count unit $((total - bad)) "$bad"
+else
+	count unit 0 1
+fi
+
+suite regress "$PGXS_DIR/test/regress/pg_regress" sql $REGRESS
+suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs $ISOLATION
+
+echo "== multi-client run"
+if bash scripts/multiclient.sh; then count multiclient 1 0; else count multiclient 0 1; fi
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]}"
+echo "test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
