@@ -16,10 +16,13 @@ OBJS       = $(CORE_OBJS) $(PG_OBJS)
 DATA       = $(wildcard sql/compute--*.sql)
 
 # `make installcheck` against a running server; `make test` is the full run.
+# Inputs are in test/sql and test/specs, expected outputs in expected/: the
+# runners look for <outputdir>/expected first, hence the link.
 REGRESS        = install functions transitions errors
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck
+REGRESS_PREP   = build/installcheck/expected
 
 PG_CPPFLAGS = -I$(CURDIR)/src
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wno-missing-field-initializers
@@ -59,6 +62,10 @@ unit: deps
 test: deps all
 	$(MAKE) install
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash scripts/test.sh
+
+build/installcheck/expected:
+	mkdir -p build/installcheck
+	ln -sfn ../../expected $@
 
 EXTRA_CLEAN = build $(OBJS:.o=.d)
 endif

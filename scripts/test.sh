@@ -36,12 +36,26 @@ suite() {
 		--bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
 	local total=$# bad
 	bad=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
-	if ! grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
+	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
+		rm -rf "$dir"
+	else
 		[ "$bad" -eq 0 ] && bad=$total
 		[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+		echo "$name: outputs kept in $dir"
 	fi
 	count "$name" $((total - bad)) "$bad"
 }
+
+echo "== packaging: one version in compute.control, META.json and the install script"
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control)
+if grep -q "\"version\": \"$version\"" META.json && [ -f "sql/compute--$version.sql" ] &&
+	grep -q "('version', '$version')" "sql/compute--$version.sql"; then
+	echo "version $version: consistent"
+	count packaging 1 0
+else
+	echo "version $version: META.json or sql/compute--$version.sql disagrees"
+	count packaging 0 1
+fi
 
 echo "== unit tests (CTest)"
 unit_log=$(mktemp)
