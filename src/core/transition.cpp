@@ -65,11 +65,16 @@ EffectsOf(Status to) {
 	switch (to) {
 	case Status::Queued:
 		effects.clear_run = true;
+		effects.clear_error = true;
 		break;
 	case Status::InProgress:
 		effects.set_grabbed = true;
+		effects.start_lease = true;
 		break;
 	case Status::Complete:
+		effects.set_finished = true;
+		effects.clear_error = true;
+		break;
 	case Status::Failed:
 		effects.set_finished = true;
 		break;

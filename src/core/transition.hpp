@@ -22,7 +22,12 @@ struct Effects {
 	bool clear_run = false;    // grabbed, finished, output_files := NULL
 	bool set_grabbed = false;  // grabbed := now()
 	bool set_finished = false; // finished := now()
+	// The lease columns of version 1.1.0 (see lease.hpp).
+	bool start_lease = false; // attempt := attempt + 1, lease_expires := now() + lease
+	bool clear_error = false; // error := NULL
 };
+// Whatever the transition, a job that is not in-progress holds no lease
+// (lease_expires and lease are NULL).
 
 Effects
 EffectsOf(Status to);

@@ -13,7 +13,9 @@
 #include "pg/boundary.hpp"
 #include "pg/plans.hpp"
 
+#include "core/lease.hpp"
 #include "core/validate.hpp"
+#include "pg/module.hpp"
 
 using compute::pg::ArgBytes;
 using compute::pg::Bytes;
@@ -59,15 +61,36 @@ CheckFilesArg(FunctionCallInfo fcinfo, int n, const char *column, bool nullable)
 	}
 }
 
+// Compares an interval with zero: -1, 0 or 1.
+int
+IntervalSign(Datum interval) {
+	Interval zero = {0, 0, 0};
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, interval, IntervalPGetDatum(&zero)));
+}
+
+// An "older than" interval: not NULL, not negative.
 void
 CheckIntervalArg(FunctionCallInfo fcinfo, int n, const char *name) {
 	bool is_null = PG_ARGISNULL(n);
-	bool negative = false;
-	if (!is_null) {
-		Interval zero = {0, 0, 0};
-		negative = DatumGetBool(DirectFunctionCall2(interval_lt, PG_GETARG_DATUM(n), IntervalPGetDatum(&zero)));
-	}
+	bool negative = !is_null && IntervalSign(PG_GETARG_DATUM(n)) < 0;
 	CoreCheck([&] { return compute::CheckInterval(name, is_null, negative); });
+}
+
+// A lease length: not NULL (unless `nullable`), greater than zero.
+void
+CheckLeaseArg(FunctionCallInfo fcinfo, int n, const char *name, bool nullable) {
+	bool is_null = PG_ARGISNULL(n);
+	if (is_null && nullable) {
+		return;
+	}
+	bool positive = !is_null && IntervalSign(PG_GETARG_DATUM(n)) > 0;
+	CoreCheck([&] { return compute::CheckLeaseLength(name, is_null, positive); });
+}
+
+[[noreturn]] void
+RaiseLeaseLost(const Bytes &id, int32 attempt) {
+	CoreCheck([&] { return compute::Check(compute::LeaseLostDeleted(id.ViewOrEmpty(), attempt)); });
+	pg_unreachable();
 }
 
 [[noreturn]] void
@@ -111,8 +134,6 @@ RunForCount(Statement plan, Datum *args) {
 
 extern "C" {
 
-PG_MODULE_MAGIC;
-
 PG_FUNCTION_INFO_V1(compute_submit_job);
 PG_FUNCTION_INFO_V1(compute_grab_job);
 PG_FUNCTION_INFO_V1(compute_finish_job);
@@ -122,6 +143,8 @@ PG_FUNCTION_INFO_V1(compute_get_job);
 PG_FUNCTION_INFO_V1(compute_queue_position);
 PG_FUNCTION_INFO_V1(compute_requeue_stale);
 PG_FUNCTION_INFO_V1(compute_delete_job);
+PG_FUNCTION_INFO_V1(compute_heartbeat);
+PG_FUNCTION_INFO_V1(compute_requeue_lost_leases);
 
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
@@ -154,20 +177,25 @@ compute_submit_job(PG_FUNCTION_ARGS) {
 	PG_RETURN_DATUM(job);
 }
 
-// grab_job(queue text, max_jobs int) returns setof compute.jobs
+// grab_job(queue text, max_jobs int, lease interval) returns setof compute.jobs
+// (1.0.0 declares it without lease)
 Datum
 compute_grab_job(PG_FUNCTION_ARGS) {
+	bool with_lease = PG_NARGS() > 2;
 	CheckQueueArg(fcinfo, 0);
 	bool max_null = PG_ARGISNULL(1);
 	int64 max_jobs = max_null ? 0 : PG_GETARG_INT32(1);
 	CoreCheck([&] { return compute::CheckMaxJobs(max_null ? std::nullopt : std::optional<int64_t>(max_jobs)); });
+	if (with_lease) {
+		CheckLeaseArg(fcinfo, 2, "lease", false);
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
-	Datum args[2] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs)};
+	Datum args[3] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs), with_lease ? PG_GETARG_DATUM(2) : Datum(0)};
 	SPI_connect();
-	uint64 taken = Execute(Statement::Grab, args, nullptr);
+	uint64 taken = Execute(with_lease ? Statement::Grab : Statement::Grab10, args, nullptr);
 	for (uint64 i = 0; i < taken; i++) {
 		bool isnull;
 		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
@@ -183,20 +211,52 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 	return Datum(0);
 }
 
-// finish_job(job_id bytea, status text, output_files text[]) returns compute.jobs
+// finish_job(job_id bytea, status text, output_files text[], attempt int,
+// error text) returns compute.jobs (1.0.0 declares the first three only)
 Datum
 compute_finish_job(PG_FUNCTION_ARGS) {
+	bool with_lease = PG_NARGS() > 3;
 	Bytes id = JobIdArg(fcinfo, 0);
 	Bytes status = ArgBytes(fcinfo, 1);
 	compute::Status finished_as;
 	CoreCheck([&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
 	CheckFilesArg(fcinfo, 2, "output_files", true);
+	bool fenced = with_lease && !PG_ARGISNULL(3);
+	int32 attempt = fenced ? PG_GETARG_INT32(3) : 0;
+	bool has_error = with_lease && !PG_ARGISNULL(4);
+	CoreCheck([&] { return compute::CheckFinishError(id.ViewOrEmpty(), finished_as, has_error); });
 
-	Datum args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2)};
-	const char nulls[3] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' '};
+	Datum args[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
+	                 has_error ? PG_GETARG_DATUM(4) : Datum(0), Int32GetDatum(attempt)};
+	const char nulls[5] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', has_error ? ' ' : 'n', ' '};
+	Statement statement = fenced ? Statement::FinishFenced : with_lease ? Statement::Finish : Statement::Finish10;
 	Datum job;
-	if (!RunForJob(Statement::Finish, args, nulls, &job)) {
+	if (!RunForJob(statement, args, nulls, &job)) {
+		if (fenced) {
+			RaiseLeaseLost(id, attempt);
+		}
 		RaiseUnknownJob(id);
+	}
+	PG_RETURN_DATUM(job);
+}
+
+// heartbeat(job_id bytea, attempt int, extend interval) returns compute.jobs
+Datum
+compute_heartbeat(PG_FUNCTION_ARGS) {
+	Bytes id = JobIdArg(fcinfo, 0);
+	bool attempt_null = PG_ARGISNULL(1);
+	CoreCheck([&] { return compute::CheckNotNull("attempt", attempt_null); });
+	CheckLeaseArg(fcinfo, 2, "extend", true);
+	int32 attempt = PG_GETARG_INT32(1);
+
+	Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));
+	fallback->time = compute::kDefaultLeaseSeconds * USECS_PER_SEC;
+	Datum args[4] = {PG_GETARG_DATUM(0), Int32GetDatum(attempt), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
+	                 IntervalPGetDatum(fallback)};
+	const char nulls[4] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
+	Datum job;
+	if (!RunForJob(Statement::Heartbeat, args, nulls, &job)) {
+		RaiseLeaseLost(id, attempt);
 	}
 	PG_RETURN_DATUM(job);
 }
@@ -258,6 +318,28 @@ compute_requeue_stale(PG_FUNCTION_ARGS) {
 	CheckIntervalArg(fcinfo, 0, "older_than");
 	Datum args[1] = {PG_GETARG_DATUM(0)};
 	PG_RETURN_INT64(RunForCount(Statement::RequeueStale, args));
+}
+
+// requeue_stale() returns bigint: in-progress jobs whose lease expired go
+// back to the queue, or fail once they lost compute.max_attempts leases.
+Datum
+compute_requeue_lost_leases(PG_FUNCTION_ARGS) {
+	int64 requeued = 0;
+	SPI_connect();
+	uint64 lost = Execute(Statement::ExpiredLeases, nullptr, nullptr);
+	SPITupleTable *candidates = SPI_tuptable;
+	for (uint64 i = 0; i < lost; i++) {
+		bool isnull;
+		Datum job_id = SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull);
+		int64 lost_before = DatumGetInt32(SPI_getbinval(candidates->vals[i], candidates->tupdesc, 2, &isnull));
+		compute::LeaseLoss loss = compute::DecideLeaseLoss(lost_before, compute::pg::max_attempts);
+		Datum args[3] = {job_id, CStringGetTextDatum(compute::StatusName(loss.next).data()),
+		                 loss.error[0] ? CStringGetTextDatum(loss.error) : Datum(0)};
+		const char nulls[3] = {' ', ' ', loss.error[0] ? ' ' : 'n'};
+		requeued += static_cast<int64>(Execute(Statement::LoseLease, args, nulls));
+	}
+	SPI_finish();
+	PG_RETURN_INT64(requeued);
 }
 
 // delete_job(job_id bytea) returns boolean

@@ -7,7 +7,7 @@ namespace {
 struct PlanText {
 	const char *sql;
 	int nargs;
-	Oid argtypes[4];
+	Oid argtypes[5];
 };
 
 // Names are schema-qualified and the functions run with a pinned
@@ -31,6 +31,7 @@ const PlanText kPlans[] = {
      {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
     // Grab: the oldest queued jobs of one queue, read from the partial index
     // jobs_queued_idx; SKIP LOCKED lets concurrent grabbers pass each other.
+    // The trigger sets grabbed, and (1.1.0) attempt and lease_expires.
     {"WITH next AS ("
      "  SELECT job_id FROM compute.jobs"
      "  WHERE queue = $1 AND status = 'queued'"
@@ -43,9 +44,38 @@ const PlanText kPlans[] = {
      " SELECT job FROM taken ORDER BY created, job_id",
      2,
      {TEXTOID, INT8OID}},
+    {"WITH next AS ("
+     "  SELECT job_id FROM compute.jobs"
+     "  WHERE queue = $1 AND status = 'queued'"
+     "  ORDER BY created, job_id LIMIT $2"
+     "  FOR UPDATE SKIP LOCKED),"
+     " taken AS ("
+     "  UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3 FROM next"
+     "  WHERE j.job_id = next.job_id AND j.queue = $1"
+     "  RETURNING j AS job, j.created, j.job_id)"
+     " SELECT job FROM taken ORDER BY created, job_id",
+     3,
+     {TEXTOID, INT8OID, INTERVALOID}},
     {"UPDATE compute.jobs AS j SET status = $2, output_files = $3 WHERE j.job_id = $1 RETURNING j",
      3,
      {BYTEAOID, TEXTOID, TEXTARRAYOID}},
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3, error = $4 WHERE j.job_id = $1 RETURNING j",
+     4,
+     {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID}},
+    // FinishFenced names attempt: the trigger refuses it unless the job is
+    // in-progress at exactly that attempt.
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3, error = $4, attempt = $5"
+     " WHERE j.job_id = $1 RETURNING j",
+     5,
+     {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID}},
+    // Heartbeat: extends the lease by $3, else by the lease the job was
+    // grabbed with, else ($4) by the default lease; fenced by attempt.
+    {"UPDATE compute.jobs AS j SET attempt = $2,"
+     " lease = COALESCE($3, j.lease, $4),"
+     " lease_expires = pg_catalog.now() + COALESCE($3, j.lease, $4)"
+     " WHERE j.job_id = $1 RETURNING j",
+     4,
+     {BYTEAOID, INT4OID, INTERVALOID, INTERVALOID}},
     {"UPDATE compute.jobs SET status = 'expired'"
      " WHERE status = 'complete' AND last_accessed < pg_catalog.now() - $1",
      1,
@@ -66,6 +96,17 @@ const PlanText kPlans[] = {
      " WHERE status = 'in-progress' AND grabbed < pg_catalog.now() - $1",
      1,
      {INTERVALOID}},
+    // ExpiredLeases skips jobs locked by a worker that is finishing or
+    // heartbeating right now: they are not lost.
+    {"SELECT job_id, lost_leases FROM compute.jobs"
+     " WHERE status = 'in-progress' AND lease_expires < pg_catalog.now()"
+     " ORDER BY lease_expires FOR UPDATE SKIP LOCKED",
+     0,
+     {}},
+    {"UPDATE compute.jobs SET status = $2, lost_leases = lost_leases + 1, error = $3"
+     " WHERE job_id = $1 AND status = 'in-progress'",
+     3,
+     {BYTEAOID, TEXTOID, TEXTOID}},
     {"DELETE FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
 };
 

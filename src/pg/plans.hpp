@@ -11,17 +11,25 @@
 
 namespace compute::pg {
 
+// Statements marked 1.0 serve a database still at extension version 1.0.0
+// (no lease columns): the library serves every installable version.
 enum class Statement {
-	Submit,        // ($1 job_id, $2 queue, $3 config, $4 input_files) -> job
-	Resubmit,      // same arguments -> job, when failed or expired
-	Grab,          // ($1 queue, $2 max_jobs) -> jobs
-	Finish,        // ($1 job_id, $2 status, $3 output_files) -> job
-	Expire,        // ($1 older_than) -> count
-	ExpireJob,     // ($1 job_id) -> job
-	GetJob,        // ($1 job_id) -> job
-	QueuePosition, // ($1 job_id) -> bigint
-	RequeueStale,  // ($1 older_than) -> count
-	DeleteJob,     // ($1 job_id) -> count
+	Submit,          // ($1 job_id, $2 queue, $3 config, $4 input_files) -> job
+	Resubmit,        // same arguments -> job, when failed or expired
+	Grab10,          // ($1 queue, $2 max_jobs) -> jobs
+	Grab,            // ($1 queue, $2 max_jobs, $3 lease) -> jobs
+	Finish10,        // ($1 job_id, $2 status, $3 output_files) -> job
+	Finish,          // ($1 job_id, $2 status, $3 output_files, $4 error) -> job
+	FinishFenced,    // ($1 .. $4 as Finish, $5 attempt) -> job
+	Heartbeat,       // ($1 job_id, $2 attempt, $3 extend, $4 default lease) -> job
+	Expire,          // ($1 older_than) -> count
+	ExpireJob,       // ($1 job_id) -> job
+	GetJob,          // ($1 job_id) -> job
+	QueuePosition,   // ($1 job_id) -> bigint
+	RequeueStale,    // ($1 older_than) -> count
+	ExpiredLeases,   // () -> (job_id, lost_leases) rows, locked
+	LoseLease,       // ($1 job_id, $2 next status, $3 error) -> count
+	DeleteJob,       // ($1 job_id) -> count
 	Count
 };
 

@@ -6,12 +6,23 @@
 // in its SET list (tg_updatedcols), or when status changed anyway. A
 // transition is checked against the table in src/core/transition.cpp, and
 // entering a status sets or clears grabbed, finished and output_files. Any
-// UPDATE is refused if it changes job_id or created. The check reads only the
-// old and the new row, so it works the same on a distributed table's shards.
+// UPDATE is refused if it changes job_id or created.
+//
+// From version 1.1.0 the table has lease columns (src/core/lease.hpp), and
+// the trigger also: fences an UPDATE that names attempt (the token must be
+// the current attempt of an in-progress job), starts a lease on entering
+// in-progress (attempt + 1, lease_expires = now() + lease), clears the lease
+// of any job that is not in-progress, and resets the lost-lease budget of a
+// new submission. With a 1.0.0 table (no attempt column) it skips all that,
+// since one library serves every installed version.
+//
+// The check reads only the old and the new row, so it works the same on a
+// distributed table's shards.
 
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
 
+#include "core/lease.hpp"
 #include "core/transition.hpp"
 
 using compute::pg::Bytes;
@@ -20,18 +31,41 @@ using compute::pg::CoreCheck;
 
 namespace {
 
-// Attribute numbers of the columns the trigger reads or writes.
+// Attribute numbers of the columns the trigger reads or writes; the lease
+// columns are 0 on a 1.0.0 table.
 struct Columns {
 	int job_id, status, created, grabbed, finished, output_files;
+	int attempt, lease_expires, lease, lost_leases, error;
 };
 
 int
-Column(TupleDesc desc, const char *name) {
+Column(TupleDesc desc, const char *name, bool required) {
 	int attnum = SPI_fnumber(desc, name);
-	if (attnum <= 0) {
+	if (attnum > 0) {
+		return attnum;
+	}
+	if (required) {
 		elog(ERROR, "compute._jobs_guard: table has no column \"%s\"", name);
 	}
-	return attnum;
+	return 0;
+}
+
+Columns
+ColumnsOf(TupleDesc desc) {
+	Columns col;
+	col.job_id = Column(desc, "job_id", true);
+	col.status = Column(desc, "status", true);
+	col.created = Column(desc, "created", true);
+	col.grabbed = Column(desc, "grabbed", true);
+	col.finished = Column(desc, "finished", true);
+	col.output_files = Column(desc, "output_files", true);
+	col.attempt = Column(desc, "attempt", false);
+	bool leases = col.attempt > 0;
+	col.lease_expires = Column(desc, "lease_expires", leases);
+	col.lease = Column(desc, "lease", leases);
+	col.lost_leases = Column(desc, "lost_leases", leases);
+	col.error = Column(desc, "error", leases);
+	return col;
 }
 
 Bytes
@@ -39,6 +73,18 @@ Field(HeapTuple tuple, TupleDesc desc, int attnum) {
 	bool isnull;
 	Datum value = heap_getattr(tuple, attnum, desc, &isnull);
 	return BytesOf(value, isnull);
+}
+
+int32
+IntField(HeapTuple tuple, TupleDesc desc, int attnum) {
+	bool isnull;
+	Datum value = heap_getattr(tuple, attnum, desc, &isnull);
+	return isnull ? 0 : DatumGetInt32(value);
+}
+
+bool
+IsNull(HeapTuple tuple, int attnum) {
+	return heap_attisnull(tuple, attnum, nullptr);
 }
 
 bool
@@ -53,6 +99,28 @@ SameTimestamp(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum) {
 	Datum b_value = heap_getattr(b, attnum, desc, &b_null);
 	return a_null == b_null && (a_null || DatumGetTimestampTz(a_value) == DatumGetTimestampTz(b_value));
 }
+
+// The columns to change in the new row, collected for one
+// heap_modify_tuple_by_cols() call.
+struct Changes {
+	int columns[8];
+	Datum values[8];
+	bool nulls[8];
+	int count;
+
+	void
+	Set(int attnum, Datum value, bool isnull) {
+		Assert(count < 8);
+		columns[count] = attnum;
+		values[count] = value;
+		nulls[count] = isnull;
+		count++;
+	}
+	void
+	SetNull(int attnum) {
+		Set(attnum, Datum(0), true);
+	}
+};
 
 } // namespace
 
@@ -75,16 +143,19 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	}
 
 	TupleDesc desc = RelationGetDescr(trigger->tg_relation);
-	Columns col = {Column(desc, "job_id"),  Column(desc, "status"),   Column(desc, "created"),
-	               Column(desc, "grabbed"), Column(desc, "finished"), Column(desc, "output_files")};
+	Columns col = ColumnsOf(desc);
+	bool leases = col.attempt > 0;
 	bool inserting = TRIGGER_FIRED_BY_INSERT(event);
 	HeapTuple old_row = inserting ? nullptr : trigger->tg_trigtuple;
 	HeapTuple new_row = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
+	const Bitmapset *named = inserting ? nullptr : trigger->tg_updatedcols;
+	auto is_named = [&](int attnum) { return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, named); };
 
 	Bytes id = Field(new_row, desc, col.job_id);
 	Bytes new_status = Field(new_row, desc, col.status);
 	bool transition = inserting;
 	compute::Status from = compute::Status::Queued;
+	int32 old_attempt = 0;
 
 	if (!inserting) {
 		Bytes old_id = Field(old_row, desc, col.job_id);
@@ -94,48 +165,86 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 
 		Bytes old_status = Field(old_row, desc, col.status);
 		CoreCheck([&] { return compute::CheckStatusValue(id.ViewOrEmpty(), old_status.ViewOrEmpty(), &from); });
-		bool named = bms_is_member(col.status - FirstLowInvalidHeapAttributeNumber, trigger->tg_updatedcols);
-		transition = named || !SameBytes(old_status, new_status);
+		transition = is_named(col.status) || !SameBytes(old_status, new_status);
+
+		if (leases) {
+			old_attempt = IntField(old_row, desc, col.attempt);
+			if (is_named(col.attempt)) {
+				int32 claimed = IntField(new_row, desc, col.attempt);
+				CoreCheck([&] { return compute::CheckFence(id.ViewOrEmpty(), from, old_attempt, claimed); });
+			}
+		}
 	}
-	if (!transition || new_status.null) {
-		// No transition; a NULL status is left to the NOT NULL constraint.
-		return PointerGetDatum(new_row);
+	if (new_status.null) {
+		return PointerGetDatum(new_row); // left to the NOT NULL constraint
 	}
 
-	compute::Status to;
+	compute::Status to = from;
 	compute::Effects effects;
-	CoreCheck([&] { return compute::CheckStatusValue(id.ViewOrEmpty(), new_status.ViewOrEmpty(), &to); });
-	CoreCheck([&]() -> compute::Check {
-		auto refused = compute::CheckTransition(id.ViewOrEmpty(),
-		                                        inserting ? std::nullopt : std::optional<compute::Status>(from), to);
-		effects = compute::EffectsOf(to);
-		return refused;
-	});
+	bool new_submission = false;
+	if (transition) {
+		CoreCheck([&] { return compute::CheckStatusValue(id.ViewOrEmpty(), new_status.ViewOrEmpty(), &to); });
+		CoreCheck([&]() -> compute::Check {
+			std::optional<compute::Status> before;
+			if (!inserting) {
+				before = from;
+			}
+			auto refused = compute::CheckTransition(id.ViewOrEmpty(), before, to);
+			effects = compute::EffectsOf(to);
+			new_submission = compute::StartsSubmission(before, to);
+			return refused;
+		});
+	}
 
-	int columns[3];
-	Datum values[3];
-	bool nulls[3];
-	int changed = 0;
-	auto set = [&](int attnum, Datum value, bool isnull) {
-		columns[changed] = attnum;
-		values[changed] = value;
-		nulls[changed] = isnull;
-		changed++;
-	};
+	Changes changes;
+	changes.count = 0;
 	Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	if (effects.clear_run) {
-		set(col.grabbed, Datum(0), true);
-		set(col.finished, Datum(0), true);
-		set(col.output_files, Datum(0), true);
+		changes.SetNull(col.grabbed);
+		changes.SetNull(col.finished);
+		changes.SetNull(col.output_files);
 	}
 	if (effects.set_grabbed) {
-		set(col.grabbed, now, false);
+		changes.Set(col.grabbed, now, false);
 	}
 	if (effects.set_finished) {
-		set(col.finished, now, false);
+		changes.Set(col.finished, now, false);
 	}
-	if (changed > 0) {
-		new_row = heap_modify_tuple_by_cols(new_row, desc, changed, columns, values, nulls);
+	if (leases) {
+		if (inserting) {
+			changes.Set(col.attempt, Int32GetDatum(0), false);
+		}
+		if (new_submission) {
+			changes.Set(col.lost_leases, Int32GetDatum(0), false);
+		}
+		if (effects.clear_error && !IsNull(new_row, col.error)) {
+			changes.SetNull(col.error);
+		}
+		if (effects.start_lease) {
+			// The lease the UPDATE gave (grab_job names it), else the default.
+			bool lease_null;
+			Datum lease = heap_getattr(new_row, col.lease, desc, &lease_null);
+			if (lease_null || !is_named(col.lease)) {
+				Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));
+				fallback->time = compute::kDefaultLeaseSeconds * USECS_PER_SEC;
+				lease = IntervalPGetDatum(fallback);
+			}
+			changes.Set(col.attempt, Int32GetDatum(old_attempt + 1), false);
+			changes.Set(col.lease, lease, false);
+			changes.Set(col.lease_expires, DirectFunctionCall2(timestamptz_pl_interval, now, lease), false);
+		} else if (to != compute::Status::InProgress) {
+			// Only an in-progress job holds a lease.
+			if (!IsNull(new_row, col.lease_expires)) {
+				changes.SetNull(col.lease_expires);
+			}
+			if (!IsNull(new_row, col.lease)) {
+				changes.SetNull(col.lease);
+			}
+		}
+	}
+	if (changes.count > 0) {
+		new_row = heap_modify_tuple_by_cols(new_row, desc, changes.count, changes.columns, changes.values,
+		                                    changes.nulls);
 	}
 	return PointerGetDatum(new_row);
 }

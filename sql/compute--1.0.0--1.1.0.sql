@@ -1,0 +1,63 @@
+-- compute 1.0.0 -> 1.1.0: leases with fencing.
+\echo Use "ALTER EXTENSION compute UPDATE TO '1.1.0'" to load this file. \quit
+
+-- Every grab starts a new attempt and gives the worker a lease; the attempt
+-- number is the fencing token. Defaults keep plain SQL against the columns
+-- of the reference schema working. Jobs from 1.0.0 start at attempt 0 with
+-- no lease (requeue_stale(interval) still recovers them by grab time).
+ALTER TABLE compute.jobs
+    ADD COLUMN attempt       integer     NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+    ADD COLUMN lease_expires timestamptz,
+    ADD COLUMN lease         interval,
+    ADD COLUMN lost_leases   integer     NOT NULL DEFAULT 0 CHECK (lost_leases >= 0),
+    ADD COLUMN error         text;
+
+COMMENT ON COLUMN compute.jobs.attempt IS
+    'how many times the job was grabbed (0 before the first); the fencing token of the current worker';
+COMMENT ON COLUMN compute.jobs.lease_expires IS
+    'when the current worker''s lease runs out; NULL unless in-progress';
+COMMENT ON COLUMN compute.jobs.lease IS
+    'the length of the current lease (what heartbeat extends by); NULL unless in-progress';
+COMMENT ON COLUMN compute.jobs.lost_leases IS
+    'leases lost since the job was last submitted (see compute.max_attempts)';
+COMMENT ON COLUMN compute.jobs.error IS
+    'why the job failed: given to finish_job, or recorded by the crash-loop guard';
+
+-- requeue_stale(): in-progress jobs by lease expiry.
+CREATE INDEX jobs_lease_idx ON compute.jobs (lease_expires) WHERE status = 'in-progress';
+
+-- grab_job and finish_job gain arguments with defaults, so every 1.0.0 call
+-- keeps working.
+DROP FUNCTION compute.grab_job(text, int);
+CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1, lease interval DEFAULT '5 minutes')
+    RETURNS SETOF compute.jobs
+    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_grab_job';
+
+DROP FUNCTION compute.finish_job(bytea, text, text[]);
+CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[] DEFAULT NULL,
+                                   attempt int DEFAULT NULL, error text DEFAULT NULL)
+    RETURNS compute.jobs
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_finish_job';
+
+CREATE FUNCTION compute.heartbeat(job_id bytea, attempt int, extend interval DEFAULT NULL)
+    RETURNS compute.jobs
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_heartbeat';
+
+CREATE FUNCTION compute.requeue_stale()
+    RETURNS bigint
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_requeue_lost_leases';
+
+COMMENT ON FUNCTION compute.grab_job(text, int, interval) IS
+    'take up to max_jobs oldest queued jobs of a queue, mark them in-progress with a lease; never waits, never shares';
+COMMENT ON FUNCTION compute.finish_job(bytea, text, text[], int, text) IS
+    'finish an in-progress job as complete or failed; with attempt, only while that attempt holds the lease';
+COMMENT ON FUNCTION compute.heartbeat(bytea, int, interval) IS
+    'extend the lease of attempt of an in-progress job (by extend, else by its lease)';
+COMMENT ON FUNCTION compute.requeue_stale() IS
+    'requeue in-progress jobs whose lease expired; fail those that lost compute.max_attempts leases';
+
+UPDATE compute.meta SET value = '1.1.0' WHERE key = 'version';

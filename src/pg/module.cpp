@@ -1,0 +1,36 @@
+// Module magic and _PG_init: defines compute's settings when the library is
+// loaded (at the first call of one of its functions, or at server start when
+// it is in shared_preload_libraries).
+
+#include "pg/postgres.hpp"
+
+#include "pg/module.hpp"
+
+#include "core/lease.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace compute::pg {
+int max_attempts = kDefaultMaxAttempts;
+}
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+
+void
+_PG_init(void) {
+	DefineCustomIntVariable("compute.max_attempts",
+	                        "Leases a job may lose before requeue_stale() fails it instead of requeueing it.",
+	                        "Counted since the job was last submitted; a lease is lost when it expires "
+	                        "and requeue_stale() reclaims the job.",
+	                        &compute::pg::max_attempts, compute::kDefaultMaxAttempts, 1, INT_MAX, PGC_USERSET, 0,
+	                        nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("compute");
+}
+
+} // extern "C"

@@ -1,0 +1,10 @@
+// The library's load-time setup and its settings (GUCs).
+#pragma once
+
+namespace compute::pg {
+
+// compute.max_attempts: how many leases a job may lose since it was
+// submitted before requeue_stale() fails it instead of requeueing it.
+extern int max_attempts;
+
+} // namespace compute::pg
