@@ -46,14 +46,14 @@ suite() {
 	count "$name" $((total - bad)) "$bad"
 }
 
-echo "== packaging: one version in compute.control, META.json and the install script"
+echo "== packaging: one version in compute.control, META.json and the script that installs it"
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control)
-if grep -q "\"version\": \"$version\"" META.json && [ -f "sql/compute--$version.sql" ] &&
-	grep -q "('version', '$version')" "sql/compute--$version.sql"; then
-	echo "version $version: consistent"
+script=$(ls sql/compute--*"$version".sql 2>/dev/null | grep -E -- "--$version\.sql$" | head -1)
+if grep -q "\"version\": \"$version\"" META.json && [ -n "$script" ] && grep -q "'$version'" "$script"; then
+	echo "version $version: consistent ($script)"
 	count packaging 1 0
 else
-	echo "version $version: META.json or sql/compute--$version.sql disagrees"
+	echo "version $version: META.json or the script reaching it (${script:-none}) disagrees"
 	count packaging 0 1
 fi
 
