@@ -18,7 +18,7 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases upgrade
+REGRESS        = install functions transitions errors leases privileges upgrade
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck
@@ -38,7 +38,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifeq ($(wildcard $(PGXS)),)
 # No PGXS yet (a fresh machine): install the dependencies, then run again.
-all install demo test unit installcheck:
+all install demo test unit installcheck bench:
 	bash scripts/deps.sh
 	$(MAKE) $@
 else
@@ -48,7 +48,7 @@ include $(PGXS)
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 
-.PHONY: deps demo test unit
+.PHONY: deps demo test unit bench
 deps:
 	bash scripts/deps.sh
 
@@ -62,6 +62,10 @@ unit: deps
 test: deps all
 	$(MAKE) install
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash scripts/test.sh
+
+bench: deps all
+	$(MAKE) install
+	bash bench/run.sh
 
 build/installcheck/expected:
 	mkdir -p build/installcheck

@@ -27,28 +27,27 @@ COMMENT ON COLUMN compute.jobs.error IS
 CREATE INDEX jobs_lease_idx ON compute.jobs (lease_expires) WHERE status = 'in-progress';
 
 -- grab_job and finish_job gain arguments with defaults, so every 1.0.0 call
--- keeps working.
-DROP FUNCTION compute.grab_job(text, int);
+-- keeps working. The new forms take over the grants of the old ones (see the
+-- end of this script) before those are dropped.
 CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1, lease interval DEFAULT '5 minutes')
     RETURNS SETOF compute.jobs
-    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_grab_job';
 
-DROP FUNCTION compute.finish_job(bytea, text, text[]);
 CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[] DEFAULT NULL,
                                    attempt int DEFAULT NULL, error text DEFAULT NULL)
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_finish_job';
 
 CREATE FUNCTION compute.heartbeat(job_id bytea, attempt int, extend interval DEFAULT NULL)
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_heartbeat';
 
 CREATE FUNCTION compute.requeue_stale()
     RETURNS bigint
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_requeue_lost_leases';
 
 COMMENT ON FUNCTION compute.grab_job(text, int, interval) IS
@@ -59,5 +58,33 @@ COMMENT ON FUNCTION compute.heartbeat(bytea, int, interval) IS
     'extend the lease of attempt of an in-progress job (by extend, else by its lease)';
 COMMENT ON FUNCTION compute.requeue_stale() IS
     'requeue in-progress jobs whose lease expired; fail those that lost compute.max_attempts leases';
+
+-- As in 1.0.0: nobody but the owner may call the API until granted.
+REVOKE EXECUTE ON FUNCTION compute.grab_job(text, int, interval), compute.finish_job(bytea, text, text[], int, text),
+    compute.heartbeat(bytea, int, interval), compute.requeue_stale() FROM PUBLIC;
+
+-- Whoever could call the old grab_job or finish_job can call the new one.
+DO $$
+DECLARE
+    grant_row record;
+BEGIN
+    FOR grant_row IN
+        SELECT CASE old.proname
+                   WHEN 'grab_job' THEN 'compute.grab_job(text, int, interval)'
+                   ELSE 'compute.finish_job(bytea, text, text[], int, text)'
+               END AS new_function,
+               CASE WHEN acl.grantee = 0 THEN 'PUBLIC'
+                    ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(acl.grantee))
+               END AS grantee
+          FROM pg_catalog.pg_proc old, pg_catalog.aclexplode(old.proacl) acl
+         WHERE old.oid IN ('compute.grab_job(text, int)'::pg_catalog.regprocedure,
+                           'compute.finish_job(bytea, text, text[])'::pg_catalog.regprocedure)
+           AND acl.privilege_type = 'EXECUTE' AND acl.grantee <> old.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', grant_row.new_function, grant_row.grantee);
+    END LOOP;
+END $$;
+DROP FUNCTION compute.grab_job(text, int);
+DROP FUNCTION compute.finish_job(bytea, text, text[]);
 
 UPDATE compute.meta SET value = '1.1.0' WHERE key = 'version';

@@ -49,53 +49,57 @@ CREATE TRIGGER jobs_guard
     FOR EACH ROW EXECUTE FUNCTION compute._jobs_guard();
 
 -- The job API (SPEC section 4). None is STRICT: a NULL where a value is
--- required raises 22004 instead of silently returning NULL. Each pins its
--- search_path so that objects in a caller's schemas cannot change what the
--- internal statements mean.
+-- required raises 22004 instead of silently returning NULL.
+--
+-- Privileges: each function is SECURITY DEFINER (it runs as the extension's
+-- owner), and EXECUTE is revoked from PUBLIC below, so a role may do exactly
+-- what it was granted functions for, without any privilege on the tables
+-- (see README, "Privileges"). Each pins its search_path, so that objects in
+-- a caller's schemas cannot change what the internal statements mean.
 CREATE FUNCTION compute.submit_job(job_id bytea, queue text, config text DEFAULT NULL,
                                    input_files text[] DEFAULT '{}')
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_submit_job';
 
 CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1)
     RETURNS SETOF compute.jobs
-    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_grab_job';
 
 CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[] DEFAULT NULL)
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_finish_job';
 
 CREATE FUNCTION compute.expire(older_than interval DEFAULT '30 days')
     RETURNS bigint
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_expire';
 
 CREATE FUNCTION compute.expire_job(job_id bytea)
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_expire_job';
 
 CREATE FUNCTION compute.get_job(job_id bytea)
     RETURNS compute.jobs
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_get_job';
 
 CREATE FUNCTION compute.queue_position(job_id bytea)
     RETURNS bigint
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_queue_position';
 
 CREATE FUNCTION compute.requeue_stale(older_than interval)
     RETURNS bigint
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_requeue_stale';
 
 CREATE FUNCTION compute.delete_job(job_id bytea)
     RETURNS boolean
-    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_delete_job';
 
 COMMENT ON FUNCTION compute.submit_job(bytea, text, text, text[]) IS
@@ -116,3 +120,6 @@ COMMENT ON FUNCTION compute.requeue_stale(interval) IS
     'put in-progress jobs grabbed more than older_than ago back in the queue; returns how many';
 COMMENT ON FUNCTION compute.delete_job(bytea) IS
     'delete a job; false when unknown';
+
+-- Nobody but the owner may call the API until granted (README, "Privileges").
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA compute FROM PUBLIC;

@@ -20,9 +20,13 @@ SELECT conrelid::regclass AS tab, contype, pg_get_constraintdef(oid) AS def
 SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) AS def
   FROM pg_index WHERE indrelid = 'compute.jobs'::regclass ORDER BY 1::text;
 
--- Every function of SPEC section 4, with its signature; none is STRICT.
+-- Every function of SPEC section 4, with its signature; none is STRICT;
+-- each runs as its owner with a pinned search_path, and PUBLIC may not call
+-- it (README, "Privileges").
 SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
-       pg_get_function_result(p.oid) AS result, p.proisstrict AS strict, l.lanname
+       pg_get_function_result(p.oid) AS result, p.proisstrict AS strict, l.lanname,
+       p.prosecdef AS definer, p.proconfig AS config,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'compute'::regnamespace
  ORDER BY p.proname;

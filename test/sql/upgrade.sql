@@ -23,6 +23,11 @@ SELECT (compute.expire_job(t.id('up-expired'))).status;
 SELECT t.try($$UPDATE compute.jobs SET status = 'complete' WHERE job_id = t.id('up-queued')$$);
 SELECT t.try($$SELECT compute.heartbeat(t.id('up-in-progress'), 0)$$);
 
+-- A worker role granted the 1.0.0 grab_job and finish_job.
+CREATE ROLE regress_upgrade_worker;
+GRANT EXECUTE ON FUNCTION compute.grab_job(text, int), compute.finish_job(bytea, text, text[])
+    TO regress_upgrade_worker;
+
 CREATE TABLE t.before_update AS
 SELECT job_id, status, queue, config, input_files, created, last_accessed, grabbed, finished, output_files
   FROM compute.jobs;
@@ -64,6 +69,16 @@ SELECT (compute.expire_job(t.id('up-running2'))).status;
 SELECT proname, count(*) FROM pg_proc
  WHERE pronamespace = 'compute'::regnamespace AND proname IN ('grab_job', 'finish_job')
  GROUP BY proname ORDER BY proname;
+
+-- The worker's grants moved to the new forms; PUBLIC still may not call.
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('regress_upgrade_worker', p.oid, 'EXECUTE') AS worker_may_call,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
+  FROM pg_proc p
+ WHERE p.pronamespace = 'compute'::regnamespace AND p.proname IN ('grab_job', 'finish_job', 'heartbeat')
+ ORDER BY 1::text;
+DROP OWNED BY regress_upgrade_worker;
+DROP ROLE regress_upgrade_worker;
 
 -- Back to a fresh install for whatever runs next.
 DROP EXTENSION compute;
