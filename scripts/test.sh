@@ -71,8 +71,14 @@ fi
 suite regress "$PGXS_DIR/test/regress/pg_regress" sql $REGRESS
 suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs $ISOLATION
 
-echo "== multi-client run"
-if bash scripts/multiclient.sh; then count multiclient 1 0; else count multiclient 0 1; fi
+CHECKS=(multiclient check-dump)
+
+# Standalone checks: each starts its own cluster, prints one summary line
+# and exits non-zero on failure.
+for check in "${CHECKS[@]}"; do
+	echo "== $check"
+	if bash "scripts/$check.sh"; then count "$check" 1 0; else count "$check" 0 1; fi
+done
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]}"

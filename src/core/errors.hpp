@@ -21,6 +21,7 @@ struct Error {
 	Code code;
 	std::string message; // one line, lower case, no trailing period
 	std::string detail;  // a full sentence, or empty
+	std::string hint = {}; // a full sentence, or empty (may be left out)
 };
 
 // What a check returns: nothing when all is well.

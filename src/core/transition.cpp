@@ -92,10 +92,11 @@ CheckTransition(std::string_view job_id, std::optional<Status> from, Status to) 
 	std::string message = "job " + Hex(job_id);
 	if (from) {
 		message += " cannot go from " + Quoted(StatusName(*from)) + " to " + Quoted(StatusName(to));
-	} else {
-		message += " cannot be created as " + Quoted(StatusName(to));
+		return Error {Code::BadTransition, std::move(message), WhyNot(from, to), ""};
 	}
-	return Error {Code::BadTransition, std::move(message), WhyNot(from, to)};
+	message += " cannot be created as " + Quoted(StatusName(to));
+	return Error {Code::BadTransition, std::move(message), WhyNot(from, to),
+	              "To restore a dump of compute.jobs, restore with session_replication_role = replica."};
 }
 
 Check

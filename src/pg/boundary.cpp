@@ -25,10 +25,11 @@ SqlState(Code code) noexcept {
 	return ERRCODE_INTERNAL_ERROR;
 }
 
+template <size_t N>
 void
-Copy(char (&to)[1024], const char *from) noexcept {
-	std::strncpy(to, from, sizeof(to) - 1);
-	to[sizeof(to) - 1] = '\0';
+Copy(char (&to)[N], const char *from) noexcept {
+	std::strncpy(to, from, N - 1);
+	to[N - 1] = '\0';
 }
 
 } // namespace
@@ -38,6 +39,7 @@ Fill(PgError &out, const Error &error) noexcept {
 	out.sqlstate = SqlState(error.code);
 	Copy(out.message, error.message.c_str());
 	Copy(out.detail, error.detail.c_str());
+	Copy(out.hint, error.hint.c_str());
 }
 
 void
@@ -45,6 +47,7 @@ FillOutOfMemory(PgError &out) noexcept {
 	out.sqlstate = ERRCODE_OUT_OF_MEMORY;
 	Copy(out.message, "out of memory");
 	out.detail[0] = '\0';
+	out.hint[0] = '\0';
 }
 
 void
@@ -52,12 +55,14 @@ FillInternal(PgError &out, const char *what) noexcept {
 	out.sqlstate = ERRCODE_INTERNAL_ERROR;
 	Copy(out.message, "internal error in compute");
 	Copy(out.detail, what);
+	out.hint[0] = '\0';
 }
 
 void
 Raise(const PgError &error) {
 	ereport(ERROR, (errcode(error.sqlstate), errmsg_internal("%s", error.message),
-	                error.detail[0] ? errdetail_internal("%s", error.detail) : 0));
+	                error.detail[0] ? errdetail_internal("%s", error.detail) : 0,
+	                error.hint[0] ? errhint("%s", error.hint) : 0));
 	pg_unreachable();
 }
 

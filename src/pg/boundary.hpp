@@ -28,6 +28,7 @@ struct PgError {
 	int sqlstate;       // an ERRCODE_* value
 	char message[1024]; // NUL-terminated, possibly cut
 	char detail[1024];  // NUL-terminated; empty means none
+	char hint[256];     // NUL-terminated; empty means none
 };
 
 // Copies a core error into `out`. Never throws.
