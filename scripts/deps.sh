@@ -9,6 +9,7 @@ packages=(
 	postgresql-client-15       # psql, pgbench
 	postgresql-server-dev-15   # PGXS, pg_regress, pg_isolation_regress
 	cmake libgtest-dev         # unit tests of the C++ core
+	python3 python3-psycopg2   # the chaos run and the model test (Debian's /usr/bin/python3)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -71,7 +71,7 @@ fi
 suite regress "$PGXS_DIR/test/regress/pg_regress" sql $REGRESS
 suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs $ISOLATION
 
-CHECKS=(multiclient check-dump)
+CHECKS=(multiclient chaos check-dump)
 
 # Standalone checks: each starts its own cluster, prints one summary line
 # and exits non-zero on failure.
