@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# The benchmark of issue 5 (`make bench`): jobs/s of compute against
+# hand-written SQL on the same schema, on a throwaway PostgreSQL instance with
+# fixed settings. A tool, not a test: it asserts nothing about speed.
+#
+# Every run: reload the same queue for the system under test (TRUNCATE, insert
+# queued jobs, VACUUM ANALYZE, CHECKPOINT), then 8 pgbench clients (-c 8 -j 2,
+# -M prepared) for BENCH_SECONDS. Rounds interleave every (scenario, system)
+# so that drift of the machine hits all alike. Prints a markdown table of
+# median/min/max jobs/s and the goal ratios; writes it to build/bench/results.md.
+#
+# Environment (defaults in brackets):
+#   BENCH_ROUNDS [3]      rounds; each runs every (scenario, system) once
+#   BENCH_SECONDS [20]    length of one pgbench run
+#   BENCH_JOBS [200000]   queued jobs loaded at least (more when a run could
+#                         take them all: see BENCH_RATE)
+#   BENCH_SCENARIOS ["clean xmin depth ops"]
+#   BENCH_SYSTEMS ["limit sql sql10 compute compute10"]
+#   BENCH_RATE [20000]    jobs/s that the queue is sized for: a run loads
+#                         max(BENCH_JOBS, BENCH_SECONDS * BENCH_RATE) jobs,
+#                         2.5 times that for the batch systems, twice that
+#                         for limit; a run that still empties the queue is
+#                         rerun with twice the jobs
+#   BENCH_PG_OPTS [""]    extra server settings, space separated (name=value)
+#   BENCH_PORT [5432]     port of the instance (its socket is in a private dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ROUNDS=${BENCH_ROUNDS:-3}
+DURATION=${BENCH_SECONDS:-20}
+JOBS=${BENCH_JOBS:-200000}
+SCENARIOS=${BENCH_SCENARIOS:-clean xmin depth ops}
+SYSTEMS=${BENCH_SYSTEMS:-limit sql sql10 compute compute10}
+RATE=${BENCH_RATE:-20000}
+PORT=${BENCH_PORT:-5432}
+CLIENTS=8
+THREADS=2
+SETTINGS="synchronous_commit=off shared_buffers=1GB max_connections=50 autovacuum=on checkpoint_timeout=30min max_wal_size=8GB"
+
+for s in $SCENARIOS; do
+	case $s in clean | xmin | depth | ops) ;; *)
+		echo "bench: unknown scenario '$s' (clean xmin depth ops)" >&2
+		exit 2
+		;;
+	esac
+done
+for s in $SYSTEMS; do
+	case $s in limit | sql | sql10 | compute | compute10) ;; *)
+		echo "bench: unknown system '$s' (limit sql sql10 compute compute10)" >&2
+		exit 2
+		;;
+	esac
+done
+
+out=build/bench
+mkdir -p "$out/logs"
+rm -f "$out"/logs/*
+runs_tsv=$out/runs.tsv
+ops_tsv=$out/ops.tsv
+printf 'round\tscenario\tsystem\trows\ttxns\ttps\tjobs\tjobs_per_s\tfirst_tps\tlast_tps\tnote\n' >"$runs_tsv"
+printf 'round\tqp_first_ms\tqp_last_ms\tqp_last_position\texpire_ms\texpired\n' >"$ops_tsv"
+
+dir=$(scratch_dir bench)
+xmin_pid=
+cleanup() {
+	if [ -n "$xmin_pid" ]; then kill "$xmin_pid" 2>/dev/null || true; fi
+	pg_stop "$dir"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
+log() { echo "bench: $*" >&2; }
+
+# shellcheck disable=SC2086 # settings are words on purpose
+pg_start "$dir" "$PORT" $SETTINGS ${BENCH_PG_OPTS:-}
+q -f bench/schema.sql
+q <<'SQL'
+CREATE SCHEMA results;
+CREATE TABLE results.runs (round int, scenario text, system text, rows bigint, txns bigint,
+    tps float8, jobs bigint, jobs_per_s float8, first_tps float8, last_tps float8, note text);
+CREATE TABLE results.ops (round int, qp_first_ms float8, qp_last_ms float8,
+    qp_last_position bigint, expire_ms float8, expired bigint);
+SQL
+
+# With pg_stat_statements preloaded (BENCH_PG_OPTS), each run's statements
+# go to build/bench/logs/<run>.statements.
+pgss=0
+if q -c 'SHOW shared_preload_libraries' | grep -q pg_stat_statements; then
+	q -c 'CREATE EXTENSION pg_stat_statements'
+	pgss=1
+fi
+
+started=$(date +%s)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+pgversion=$(q -c 'SELECT version()')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log "PostgreSQL in $dir; $ROUNDS round(s) of ${DURATION} s runs; scenarios: $SCENARIOS; systems: $SYSTEMS"
+
+has() { # has WORD LIST...: is WORD among LIST?
+	local w=$1
+	shift
+	for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+	return 1
+}
+
+# load TABLE QUEUED [FINISHED]: the same start for every run.
+load() {
+	q -c "SELECT bench.load('$1', $2, ${3:-0})" -c "VACUUM ANALYZE $1" -c "CHECKPOINT" >/dev/null
+}
+
+# The held xmin horizon: a REPEATABLE READ transaction that has read TABLE
+# and then sleeps, from another session, for the whole run. Sets xmin (the
+# horizon it holds) and xmin_pid (its psql).
+xmin_hold() {
+	PGAPPNAME=bench_xmin psql -qX -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+		-c "SELECT count(*) FROM $1" -c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
+	xmin_pid=$!
+	local _
+	xmin=
+	for _ in $(seq 200); do
+		# the client backend, once it sleeps (not the parallel workers of its count)
+		xmin=$(q -c "SELECT backend_xmin FROM pg_stat_activity WHERE application_name = 'bench_xmin'
+		               AND backend_type = 'client backend' AND state = 'active'
+		               AND query LIKE '%pg_sleep%' AND backend_xmin IS NOT NULL")
+		[ -n "$xmin" ] && break
+		sleep 0.05
+	done
+	[ -n "$xmin" ] || {
+		log "the xmin holder did not start"
+		exit 1
+	}
+}
+# xmin_release: check that the holder still holds $xmin, then end it. Sets
+# xmin_note (how far it held the horizon back, in transactions).
+xmin_release() {
+	local now
+	now=$(q -F' ' -c "SELECT backend_xmin, age(backend_xmin) FROM pg_stat_activity
+	                   WHERE application_name = 'bench_xmin' AND backend_type = 'client backend'")
+	q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench_xmin'" >/dev/null
+	wait "$xmin_pid" 2>/dev/null || true
+	xmin_pid=
+	if [ "${now%% *}" != "$xmin" ]; then
+		log "the xmin holder lost its horizon (had $xmin, now '${now}')"
+		xmin_note="XMIN NOT HELD"
+	else
+		xmin_note="xmin held back ${now#* } xacts"
+	fi
+}
+
+# run ROUND SCENARIO SYSTEM: one measured run; appends to runs.tsv and results.runs.
+run() {
+	local round=$1 scenario=$2 system=$3
+	# size: queued jobs loaded, in halves of BENCH_SECONDS * BENCH_RATE
+	local table script size=2 rows finished=0 queued_sys=1 defs=""
+	case $system in
+	limit) table=bench.jobs script=limit queued_sys=0 size=4 ;;
+	sql) table=bench.jobs script=sql ;;
+	sql10) table=bench.jobs script=sql10 size=5 ;;
+	compute) table=compute.jobs script=compute ;;
+	compute10) table=compute.jobs script=compute10 size=5 ;;
+	esac
+	rows=$((DURATION * RATE * size / 2))
+	[ "$rows" -ge "$JOBS" ] || rows=$JOBS
+	case $scenario in
+	depth1k) rows=1000 script=depth_$script ;;
+	depth1m) rows=1000000 finished=1000000 script=depth_$script ;;
+	esac
+	defs="-D n=0 -D clients=$CLIENTS -D rows=$rows"
+
+	local attempt note="" logf txns tps jobs jps first last dry rc
+	for attempt in 1 2; do
+		local t0=$SECONDS
+		load "$table" "$rows" "$finished"
+		loadtime=$((SECONDS - t0))
+		xmin='' xmin_note=''
+		[ "$scenario" = xmin ] && xmin_hold "$table"
+		logf=$out/logs/r$round-$scenario-$system-$attempt.log
+		[ "$pgss" = 0 ] || q -c 'SELECT pg_stat_statements_reset()' >/dev/null
+		rc=0
+		# shellcheck disable=SC2086
+		pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -P "$(((DURATION + 4) / 5))" \
+			$defs -f "bench/$script.sql" >"$logf" 2>&1 || rc=$?
+		[ -n "$xmin" ] && xmin_release
+		[ "$pgss" = 0 ] || psql -X -c "SELECT calls, plans, round(mean_plan_time::numeric, 4) AS plan_ms,
+		        round(mean_exec_time::numeric, 4) AS exec_ms, shared_blks_hit / calls AS hits_per_call,
+		        regexp_replace(query, '\s+', ' ', 'g') AS query
+		   FROM pg_stat_statements WHERE calls >= 100 ORDER BY total_exec_time DESC LIMIT 10" \
+			>"${logf%.log}.statements" 2>&1 || true
+		note=$xmin_note
+		txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$logf")
+		tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$logf")
+		first=$(grep -m1 '^progress:' "$logf" | sed 's/.* s, \([0-9.]*\) tps.*/\1/') || true
+		last=$(grep '^progress:' "$logf" | tail -1 | sed 's/.* s, \([0-9.]*\) tps.*/\1/') || true
+		: "${txns:=0}" "${tps:=0}" "${first:=0}" "${last:=0}"
+		local counts
+		counts=$(q -F' ' -c "SELECT count(*) FILTER (WHERE status = 'complete'),
+		                            count(*) FILTER (WHERE status = 'queued') FROM $table")
+		local complete=${counts% *} left=${counts#* }
+		if [ "$queued_sys" = 1 ]; then
+			jobs=$((complete - finished))
+			dry=$([ "$left" -eq 0 ] && echo 1 || echo 0)
+		else
+			jobs=$txns
+			dry=$([ "$txns" -ge "$rows" ] && echo 1 || echo 0)
+		fi
+		if [ "$rc" -ne 0 ] && [ "$dry" = 0 ]; then
+			log "pgbench failed in round $round, $scenario, $system (exit $rc):"
+			tail -20 "$logf" >&2
+			note="${note:+$note; }pgbench failed"
+		fi
+		jps=$(awk -v j="$jobs" -v x="$txns" -v t="$tps" 'BEGIN { printf "%.1f", (x > 0 ? j * t / x : 0) }')
+		if [ "$dry" = 1 ] && [ "$attempt" = 1 ]; then
+			log "round $round, $scenario, $system: the queue of $rows ran dry; reloading with $((rows * 2)) and running again"
+			rows=$((rows * 2))
+			defs="-D n=0 -D clients=$CLIENTS -D rows=$rows"
+			continue
+		fi
+		[ "$attempt" = 2 ] && note="${note:+$note; }rerun with 2x queue"
+		[ "$dry" = 1 ] && note="${note:+$note; }RAN DRY"
+		break
+	done
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$system" "$rows" \
+		"$txns" "$tps" "$jobs" "$jps" "$first" "$last" "$note" >>"$runs_tsv"
+	q -v round="$round" -v scenario="$scenario" -v system="$system" -v rows="$rows" -v txns="$txns" \
+		-v tps="$tps" -v jobs="$jobs" -v jps="$jps" -v first="$first" -v last="$last" -v note="$note" <<'SQL'
+INSERT INTO results.runs VALUES (:round, :'scenario', :'system', :rows, :txns, :tps, :jobs, :jps,
+                                 :first, :last, nullif(:'note', ''));
+SQL
+	log "round $round $(printf '%-8s %-10s' "$scenario" "$system") $(printf '%9s' "$jps") jobs/s  ($txns txns, $rows queued at start, loaded in ${loadtime} s${note:+; $note})"
+}
+
+# ops ROUND: compute.queue_position of the first and the last job in a queue
+# of 1,000,000 (plus 1,000,000 complete jobs), then compute.expire() of the
+# 1,000,000 complete jobs, last accessed 60 days ago.
+ops() {
+	local round=$1 r
+	load compute.jobs 1000000 1000000
+	r=$(q -F' ' <<'SQL'
+SELECT job_id AS first FROM compute.jobs WHERE status = 'queued' ORDER BY created, job_id LIMIT 1 \gset
+SELECT job_id AS last FROM compute.jobs WHERE status = 'queued' ORDER BY created DESC, job_id DESC LIMIT 1 \gset
+SELECT job_id AS mid FROM compute.jobs WHERE job_id = decode(md5('job 500000'), 'hex') \gset
+SELECT compute.queue_position(:'mid') IS NOT NULL AS warm \gset
+SELECT clock_timestamp() AS t0 \gset
+SELECT compute.queue_position(:'first') AS pos_first \gset
+SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'), 2) AS qp_first \gset
+SELECT clock_timestamp() AS t0 \gset
+SELECT compute.queue_position(:'last') AS pos_last \gset
+SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'), 2) AS qp_last \gset
+SELECT clock_timestamp() AS t0 \gset
+SELECT compute.expire() AS expired \gset
+SELECT round(1000 * extract(epoch FROM clock_timestamp() - :'t0'), 2) AS expire_ms \gset
+SELECT :qp_first, :qp_last, :pos_last, :expire_ms, :expired;
+SQL
+	)
+	read -r qp_first qp_last pos_last expire_ms expired <<<"$r"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$qp_first" "$qp_last" "$pos_last" "$expire_ms" "$expired" >>"$ops_tsv"
+	q -c "INSERT INTO results.ops VALUES ($round, $qp_first, $qp_last, $pos_last, $expire_ms, $expired)"
+	log "round $round ops: queue_position first ${qp_first} ms, last ${qp_last} ms (= $pos_last);" \
+		"expire ${expire_ms} ms ($expired jobs)"
+}
+
+for round in $(seq "$ROUNDS"); do
+	for scenario in $SCENARIOS; do
+		case $scenario in
+		clean | xmin)
+			for system in $SYSTEMS; do run "$round" "$scenario" "$system"; done
+			;;
+		depth)
+			for system in sql compute; do
+				# shellcheck disable=SC2086 # a list of words
+				has "$system" $SYSTEMS || continue
+				run "$round" depth1k "$system"
+				run "$round" depth1m "$system"
+			done
+			;;
+		ops) ops "$round" ;;
+		esac
+	done
+done
+
+elapsed=$(($(date +%s) - started))
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+	echo "# compute benchmark"
+	echo
+	echo "- machine: $(nproc) CPUs, $cpu, $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo)," \
+		"load average $load_start at start, $load_end at end"
+	echo "- server: $pgversion"
+	echo "- settings: $SETTINGS fsync=off${BENCH_PG_OPTS:+ $BENCH_PG_OPTS}"
+	echo "- run: \`$(for v in BENCH_ROUNDS BENCH_SECONDS BENCH_JOBS BENCH_SCENARIOS BENCH_SYSTEMS BENCH_RATE BENCH_PG_OPTS; do
+		[ -n "${!v:-}" ] && printf "%s='%s' " "$v" "${!v}"
+	done)make bench\`: $ROUNDS round(s), ${DURATION} s per run, $CLIENTS clients (-c $CLIENTS -j $THREADS -M prepared)," \
+		"$(date -u '+%Y-%m-%d %H:%M UTC'), took $((elapsed / 60)) min $((elapsed % 60)) s"
+	echo
+	q -f bench/report.sql
+} >"$out/results.md"
+cat "$out/results.md"
+echo
+echo "bench: written to $out/results.md (every run: $runs_tsv, pgbench logs: $out/logs/)"
