@@ -29,7 +29,7 @@ dir=$(scratch_dir chaos)
 trap 'pg_stop "$dir" immediate; rm -rf "$dir"' EXIT
 # 6 workers, their reconnects, the killer, the reaper and the driver fit in
 # max_connections = 50; log what the kills do, for a failed run's post-mortem.
-pg_start "$dir" "$PORT" synchronous_commit=off log_min_messages=warning
+pg_start "$dir" "$PORT" synchronous_commit=off log_min_messages=warning shared_preload_libraries=compute
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION compute' >/dev/null
 
 rc=0

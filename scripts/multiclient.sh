@@ -11,7 +11,8 @@ CLIENTS=${CLIENTS:-8}
 
 dir=$(scratch_dir multiclient)
 trap 'pg_stop "$dir"; rm -rf "$dir"' EXIT
-pg_start "$dir" 5432 synchronous_commit=off
+# Preloaded: grab_job scans from the queue marks in shared memory.
+pg_start "$dir" 5432 synchronous_commit=off shared_preload_libraries=compute
 cp test/multiclient/worker.sql "$dir/"
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL

@@ -21,19 +21,22 @@ count() { # count NAME PASSED FAILED
 	return 0
 }
 
-# pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR TESTS...
+# pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...
+# SERVER_SETTINGS (one line of postgresql.conf, or "") go into the temporary
+# instance's configuration.
 suite() {
-	local name=$1 runner=$2 subdir=$3
-	shift 3
+	local name=$1 runner=$2 subdir=$3 settings=$4
+	shift 4
 	local dir
 	dir=$(scratch_dir "$name")
 	cp -r "test/$subdir" "$dir/$subdir"
 	mkdir "$dir/expected"
 	cp expected/*.out "$dir/expected/"
+	echo "$settings" >"$dir/settings.conf"
 	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
 	echo "== $name: $* (in $dir)"
-	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --inputdir="$dir" --outputdir="$dir" \
-		--bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
+	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --temp-config="$dir/settings.conf" \
+		--inputdir="$dir" --outputdir="$dir" --bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
 	local total=$# bad
 	bad=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
 	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
@@ -68,8 +71,15 @@ else
 	count unit 0 1
 fi
 
-suite regress "$PGXS_DIR/test/regress/pg_regress" sql $REGRESS
-suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs $ISOLATION
+# Each suite twice: with the library loaded on demand, and preloaded
+# (shared_preload_libraries), where grab_job scans from the queue marks in
+# shared memory. The results must be the same; marks.out and marks_1.out are
+# the one test's two expected outputs.
+preload="shared_preload_libraries = 'compute'"
+suite regress "$PGXS_DIR/test/regress/pg_regress" sql "" $REGRESS
+suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGRESS
+suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
+suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
 
 CHECKS=(multiclient chaos check-dump)
 

@@ -50,6 +50,14 @@ CREATE FUNCTION compute.requeue_stale()
     LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_requeue_lost_leases';
 
+-- The queue marks in shared memory (with compute in shared_preload_libraries):
+-- where each queue's grabs start their scan. For operators and tests.
+CREATE FUNCTION compute._queue_marks(OUT queue text, OUT valid boolean, OUT mark_created timestamptz,
+                                     OUT mark_job_id bytea, OUT generation bigint)
+    RETURNS SETOF record
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_queue_marks';
+
 COMMENT ON FUNCTION compute.grab_job(text, int, interval) IS
     'take up to max_jobs oldest queued jobs of a queue, mark them in-progress with a lease; never waits, never shares';
 COMMENT ON FUNCTION compute.finish_job(bytea, text, text[], int, text) IS
@@ -61,7 +69,7 @@ COMMENT ON FUNCTION compute.requeue_stale() IS
 
 -- As in 1.0.0: nobody but the owner may call the API until granted.
 REVOKE EXECUTE ON FUNCTION compute.grab_job(text, int, interval), compute.finish_job(bytea, text, text[], int, text),
-    compute.heartbeat(bytea, int, interval), compute.requeue_stale() FROM PUBLIC;
+    compute.heartbeat(bytea, int, interval), compute.requeue_stale(), compute._queue_marks() FROM PUBLIC;
 
 -- Whoever could call the old grab_job or finish_job can call the new one.
 DO $$

@@ -15,6 +15,7 @@
 
 #include "core/lease.hpp"
 #include "core/validate.hpp"
+#include "pg/marks.hpp"
 #include "pg/module.hpp"
 
 using compute::pg::ArgBytes;
@@ -108,6 +109,23 @@ FirstJob() {
 	return SPI_datumTransfer(job, false, -1);
 }
 
+// qsort_arg comparator of grabbed rows (job, created, job_id): by created,
+// then job_id.
+int
+CompareGrabbed(const void *a, const void *b, void *arg) {
+	TupleDesc desc = static_cast<TupleDesc>(arg);
+	HeapTuple left = *static_cast<const HeapTuple *>(a);
+	HeapTuple right = *static_cast<const HeapTuple *>(b);
+	bool isnull;
+	TimestampTz left_created = DatumGetTimestampTz(SPI_getbinval(left, desc, 2, &isnull));
+	TimestampTz right_created = DatumGetTimestampTz(SPI_getbinval(right, desc, 2, &isnull));
+	if (left_created != right_created) {
+		return left_created < right_created ? -1 : 1;
+	}
+	return DatumGetInt32(DirectFunctionCall2(byteacmp, SPI_getbinval(left, desc, 3, &isnull),
+	                                         SPI_getbinval(right, desc, 3, &isnull)));
+}
+
 // Runs a statement that returns at most one job; returns whether it did, and
 // the job in *job.
 bool
@@ -145,6 +163,7 @@ PG_FUNCTION_INFO_V1(compute_requeue_stale);
 PG_FUNCTION_INFO_V1(compute_delete_job);
 PG_FUNCTION_INFO_V1(compute_heartbeat);
 PG_FUNCTION_INFO_V1(compute_requeue_lost_leases);
+PG_FUNCTION_INFO_V1(compute_queue_marks);
 
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
@@ -193,9 +212,35 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
-	Datum args[3] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs), with_lease ? PG_GETARG_DATUM(2) : Datum(0)};
+	// With the queue's mark (shared memory), scan from just after it.
+	Bytes queue = ArgBytes(fcinfo, 0);
+	compute::MarkRead mark;
+	bool marked = with_lease && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
+	Statement statement = !with_lease ? Statement::Grab10 : marked && mark.from_mark ? Statement::GrabFromMark
+	                                                                                 : Statement::Grab;
+	Datum args[5] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs), with_lease ? PG_GETARG_DATUM(2) : Datum(0),
+	                 Datum(0), Datum(0)};
+	if (statement == Statement::GrabFromMark) {
+		bytea *mark_id = static_cast<bytea *>(palloc(VARHDRSZ + sizeof(mark.mark.job_id)));
+		SET_VARSIZE(mark_id, VARHDRSZ + sizeof(mark.mark.job_id));
+		memcpy(VARDATA(mark_id), mark.mark.job_id, sizeof(mark.mark.job_id));
+		args[3] = TimestampTzGetDatum(mark.mark.created);
+		args[4] = PointerGetDatum(mark_id);
+	}
 	SPI_connect();
-	uint64 taken = Execute(with_lease ? Statement::Grab : Statement::Grab10, args, nullptr);
+	uint64 taken = Execute(statement, args, nullptr);
+	if (taken > 1) {
+		// Oldest first: by created, then job_id (columns 2 and 3).
+		qsort_arg(SPI_tuptable->vals, taken, sizeof(HeapTuple), CompareGrabbed, SPI_tuptable->tupdesc);
+	}
+	if (marked && taken > 0) {
+		bool isnull;
+		HeapTuple last = SPI_tuptable->vals[taken - 1];
+		Bytes last_id = compute::pg::BytesOf(SPI_getbinval(last, SPI_tuptable->tupdesc, 3, &isnull), false);
+		TimestampTz last_created = DatumGetTimestampTz(SPI_getbinval(last, SPI_tuptable->tupdesc, 2, &isnull));
+		compute::pg::AdvanceQueueMark(queue.data, queue.len, mark,
+		                              compute::pg::PositionOf(last_created, last_id.data, last_id.len));
+	}
 	for (uint64 i = 0; i < taken; i++) {
 		bool isnull;
 		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
@@ -340,6 +385,29 @@ compute_requeue_lost_leases(PG_FUNCTION_ARGS) {
 	}
 	SPI_finish();
 	PG_RETURN_INT64(requeued);
+}
+
+// _queue_marks() returns table (queue, valid, created, job_id, generation):
+// the queue marks in shared memory (none without shared_preload_libraries).
+Datum
+compute_queue_marks(PG_FUNCTION_ARGS) {
+	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	compute::QueueMark *marks =
+	    static_cast<compute::QueueMark *>(palloc(sizeof(compute::QueueMark) * compute::pg::MarkSlots()));
+	size_t count = compute::pg::CopyMarks(marks);
+	for (size_t i = 0; i < count; i++) {
+		const compute::QueueMark &mark = marks[i];
+		bytea *job_id = static_cast<bytea *>(palloc(VARHDRSZ + sizeof(mark.mark.job_id)));
+		SET_VARSIZE(job_id, VARHDRSZ + sizeof(mark.mark.job_id));
+		memcpy(VARDATA(job_id), mark.mark.job_id, sizeof(mark.mark.job_id));
+		Datum values[5] = {PointerGetDatum(cstring_to_text_with_len(mark.queue, mark.queue_len)),
+		                   BoolGetDatum(mark.valid), TimestampTzGetDatum(mark.mark.created),
+		                   PointerGetDatum(job_id), Int64GetDatum(static_cast<int64>(mark.generation))};
+		bool nulls[5] = {false, false, !mark.valid, !mark.valid, false};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
 }
 
 // delete_job(job_id bytea) returns boolean

@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include "pg/marks.hpp"
 #include "pg/module.hpp"
 
 #include "core/lease.hpp"
@@ -30,7 +31,12 @@ _PG_init(void) {
 	                        "and requeue_stale() reclaims the job.",
 	                        &compute::pg::max_attempts, compute::kDefaultMaxAttempts, 1, INT_MAX, PGC_USERSET, 0,
 	                        nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("compute.queue_marks",
+	                         "Lets grab_job start its scan at the queue's mark instead of the queue's head.",
+	                         "Takes effect when the library is in shared_preload_libraries.",
+	                         &compute::pg::queue_marks_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("compute");
+	compute::pg::InitMarks();
 }
 
 } // extern "C"

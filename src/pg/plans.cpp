@@ -30,32 +30,41 @@ const PlanText kPlans[] = {
      4,
      {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
     // Grab: the oldest queued jobs of one queue, read from the partial index
-    // jobs_queued_idx; SKIP LOCKED lets concurrent grabbers pass each other.
-    // The trigger sets grabbed, and (1.1.0) attempt and lease_expires.
-    {"WITH next AS ("
-     "  SELECT job_id FROM compute.jobs"
-     "  WHERE queue = $1 AND status = 'queued'"
-     "  ORDER BY created, job_id LIMIT $2"
-     "  FOR UPDATE SKIP LOCKED),"
-     " taken AS ("
-     "  UPDATE compute.jobs AS j SET status = 'in-progress' FROM next"
-     "  WHERE j.job_id = next.job_id AND j.queue = $1"
-     "  RETURNING j AS job, j.created, j.job_id)"
-     " SELECT job FROM taken ORDER BY created, job_id",
+    // jobs_queued_idx and locked with SKIP LOCKED so that concurrent grabbers
+    // pass each other, then marked in-progress by primary key (the queue in
+    // the WHERE lets a distributed table route it). The trigger sets grabbed,
+    // and (1.1.0) attempt and lease_expires. Rows come back in no order; the
+    // caller sorts them by (created, job_id).
+    {"UPDATE compute.jobs AS j SET status = 'in-progress'"
+     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
+     "                               WHERE queue = $1 AND status = 'queued'"
+     "                               ORDER BY created, job_id LIMIT $2"
+     "                               FOR UPDATE SKIP LOCKED))"
+     "   AND j.queue = $1"
+     " RETURNING j, j.created, j.job_id",
      2,
      {TEXTOID, INT8OID}},
-    {"WITH next AS ("
-     "  SELECT job_id FROM compute.jobs"
-     "  WHERE queue = $1 AND status = 'queued'"
-     "  ORDER BY created, job_id LIMIT $2"
-     "  FOR UPDATE SKIP LOCKED),"
-     " taken AS ("
-     "  UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3 FROM next"
-     "  WHERE j.job_id = next.job_id AND j.queue = $1"
-     "  RETURNING j AS job, j.created, j.job_id)"
-     " SELECT job FROM taken ORDER BY created, job_id",
+    {"UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3"
+     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
+     "                               WHERE queue = $1 AND status = 'queued'"
+     "                               ORDER BY created, job_id LIMIT $2"
+     "                               FOR UPDATE SKIP LOCKED))"
+     "   AND j.queue = $1"
+     " RETURNING j, j.created, j.job_id",
      3,
      {TEXTOID, INT8OID, INTERVALOID}},
+    // GrabFromMark: the same from just after the queue's mark, which the
+    // index reaches in one descent (see src/core/queue_mark.hpp).
+    {"UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3"
+     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
+     "                               WHERE queue = $1 AND status = 'queued'"
+     "                                 AND (created, job_id) > ($4, $5)"
+     "                               ORDER BY created, job_id LIMIT $2"
+     "                               FOR UPDATE SKIP LOCKED))"
+     "   AND j.queue = $1"
+     " RETURNING j, j.created, j.job_id",
+     5,
+     {TEXTOID, INT8OID, INTERVALOID, TIMESTAMPTZOID, BYTEAOID}},
     {"UPDATE compute.jobs AS j SET status = $2, output_files = $3 WHERE j.job_id = $1 RETURNING j",
      3,
      {BYTEAOID, TEXTOID, TEXTARRAYOID}},
@@ -120,7 +129,11 @@ Prepared(Statement plan) {
 	auto index = static_cast<size_t>(plan);
 	if (saved[index] == nullptr) {
 		const PlanText &text = kPlans[index];
-		SPIPlanPtr prepared = SPI_prepare(text.sql, text.nargs, const_cast<Oid *>(text.argtypes));
+		// Always the generic plan: each statement has one good plan whatever
+		// its arguments, and planning it again at every call (the plan
+		// cache's custom plans) would cost more than running it.
+		SPIPlanPtr prepared =
+		    SPI_prepare_cursor(text.sql, text.nargs, const_cast<Oid *>(text.argtypes), CURSOR_OPT_GENERIC_PLAN);
 		if (prepared == nullptr) {
 			elog(ERROR, "compute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		}

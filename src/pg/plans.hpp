@@ -18,6 +18,7 @@ enum class Statement {
 	Resubmit,        // same arguments -> job, when failed or expired
 	Grab10,          // ($1 queue, $2 max_jobs) -> jobs
 	Grab,            // ($1 queue, $2 max_jobs, $3 lease) -> jobs
+	GrabFromMark,    // ($1 .. $3 as Grab, $4 created, $5 job_id of the mark) -> jobs
 	Finish10,        // ($1 job_id, $2 status, $3 output_files) -> job
 	Finish,          // ($1 job_id, $2 status, $3 output_files, $4 error) -> job
 	FinishFenced,    // ($1 .. $4 as Finish, $5 attempt) -> job

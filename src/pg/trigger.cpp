@@ -21,6 +21,7 @@
 
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
+#include "pg/marks.hpp"
 
 #include "core/lease.hpp"
 #include "core/transition.hpp"
@@ -245,6 +246,16 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	if (changes.count > 0) {
 		new_row = heap_modify_tuple_by_cols(new_row, desc, changes.count, changes.columns, changes.values,
 		                                    changes.nulls);
+	}
+	if (to == compute::Status::Queued) {
+		// A queued row that a concurrent grab may have passed (it was locked
+		// or not yet visible): the queue's mark must not stay after it.
+		bool isnull;
+		Bytes queue = Field(new_row, desc, Column(desc, "queue", true));
+		TimestampTz created = DatumGetTimestampTz(heap_getattr(new_row, col.created, desc, &isnull));
+		if (!queue.null && !isnull && !id.null) {
+			compute::pg::NoteQueuedRow(queue.data, queue.len, compute::pg::PositionOf(created, id.data, id.len));
+		}
 	}
 	return PointerGetDatum(new_row);
 }
