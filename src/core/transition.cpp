@@ -110,6 +110,43 @@ CheckStatusValue(std::string_view job_id, std::string_view text, Status *out) {
 }
 
 Check
+CheckConsistent(std::string_view job_id, Status status, RunFields fields) {
+	const char *broken = nullptr;
+	switch (status) {
+	case Status::Queued:
+		broken = fields.grabbed ? "a grabbed time" : fields.finished ? "a finished time" : fields.output_files ? "output files" : nullptr;
+		if (broken) {
+			return Error {Code::BadTransition, "job " + Hex(job_id) + ": a queued job cannot have " + broken,
+			              "grabbed, finished and output_files are cleared when a job enters queued."};
+		}
+		break;
+	case Status::InProgress:
+		if (!fields.grabbed) {
+			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job must have a grabbed time",
+			              "grabbed is set when a job enters in-progress."};
+		}
+		broken = fields.finished ? "a finished time" : fields.output_files ? "output files" : nullptr;
+		if (broken) {
+			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job cannot have " + broken,
+			              "A job gets them when it finishes."};
+		}
+		break;
+	case Status::Complete:
+	case Status::Failed:
+		broken = !fields.grabbed ? "a grabbed time" : !fields.finished ? "a finished time" : nullptr;
+		if (broken) {
+			return Error {Code::BadTransition,
+			              "job " + Hex(job_id) + ": a " + std::string(StatusName(status)) + " job must have " + broken,
+			              "A job that finished was grabbed and finished."};
+		}
+		break;
+	case Status::Expired:
+		break;
+	}
+	return std::nullopt;
+}
+
+Check
 CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_changed) {
 	if (!job_id_changed && !created_changed) {
 		return std::nullopt;

@@ -42,6 +42,16 @@ CheckTransition(std::string_view job_id, std::optional<Status> from, Status to);
 Check
 CheckStatusValue(std::string_view job_id, std::string_view text, Status *out);
 
+// Checks that a row is consistent with its status, after any write: a
+// queued job has no grabbed, finished or output_files; an in-progress job
+// has grabbed and no finished or output_files; a complete or failed job has
+// grabbed and finished. (An expired job keeps whatever it had.)
+struct RunFields {
+	bool grabbed, finished, output_files; // whether each is set (not NULL)
+};
+Check
+CheckConsistent(std::string_view job_id, Status status, RunFields fields);
+
 // Checks that a write leaves job_id and created alone (they never change).
 Check
 CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_changed);

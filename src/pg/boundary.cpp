@@ -25,11 +25,17 @@ SqlState(Code code) noexcept {
 	return ERRCODE_INTERNAL_ERROR;
 }
 
+// Copies a NUL-terminated message, cut to fit on a character boundary of
+// the server encoding (a message may quote long multi-byte input).
 template <size_t N>
 void
 Copy(char (&to)[N], const char *from) noexcept {
-	std::strncpy(to, from, N - 1);
-	to[N - 1] = '\0';
+	size_t len = std::strlen(from);
+	if (len >= N) {
+		len = static_cast<size_t>(pg_encoding_mbcliplen(GetDatabaseEncoding(), from, static_cast<int>(len), N - 1));
+	}
+	std::memcpy(to, from, len);
+	to[len] = '\0';
 }
 
 } // namespace

@@ -69,12 +69,22 @@ IntervalSign(Datum interval) {
 	return DatumGetInt32(DirectFunctionCall2(interval_cmp, interval, IntervalPGetDatum(&zero)));
 }
 
-// An "older than" interval: not NULL, not negative.
-void
-CheckIntervalArg(FunctionCallInfo fcinfo, int n, const char *name) {
+// An "older than" interval: not NULL, not negative. Returns it, clamped to
+// 5,000 years: now() minus more would leave the timestamp range (an error),
+// and no stored time is older than that anyway (timestamps start in 4713 BC).
+Datum
+OlderThanArg(FunctionCallInfo fcinfo, int n, const char *name) {
 	bool is_null = PG_ARGISNULL(n);
 	bool negative = !is_null && IntervalSign(PG_GETARG_DATUM(n)) < 0;
 	CoreCheck([&] { return compute::CheckInterval(name, is_null, negative); });
+	Interval *limit = static_cast<Interval *>(palloc0(sizeof(Interval)));
+	limit->month = 5000 * MONTHS_PER_YEAR;
+	Datum limit_datum = IntervalPGetDatum(limit);
+	Datum older_than = PG_GETARG_DATUM(n);
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, older_than, limit_datum)) > 0) {
+		return limit_datum;
+	}
+	return older_than;
 }
 
 // A lease length: not NULL (unless `nullable`), greater than zero.
@@ -309,8 +319,7 @@ compute_heartbeat(PG_FUNCTION_ARGS) {
 // expire(older_than interval) returns bigint
 Datum
 compute_expire(PG_FUNCTION_ARGS) {
-	CheckIntervalArg(fcinfo, 0, "older_than");
-	Datum args[1] = {PG_GETARG_DATUM(0)};
+	Datum args[1] = {OlderThanArg(fcinfo, 0, "older_than")};
 	PG_RETURN_INT64(RunForCount(Statement::Expire, args));
 }
 
@@ -360,8 +369,7 @@ compute_queue_position(PG_FUNCTION_ARGS) {
 // requeue_stale(older_than interval) returns bigint
 Datum
 compute_requeue_stale(PG_FUNCTION_ARGS) {
-	CheckIntervalArg(fcinfo, 0, "older_than");
-	Datum args[1] = {PG_GETARG_DATUM(0)};
+	Datum args[1] = {OlderThanArg(fcinfo, 0, "older_than")};
 	PG_RETURN_INT64(RunForCount(Statement::RequeueStale, args));
 }
 

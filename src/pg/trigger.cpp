@@ -25,6 +25,7 @@
 
 #include "core/lease.hpp"
 #include "core/transition.hpp"
+#include "core/validate.hpp"
 
 using compute::pg::Bytes;
 using compute::pg::BytesOf;
@@ -247,11 +248,25 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		new_row = heap_modify_tuple_by_cols(new_row, desc, changes.count, changes.columns, changes.values,
 		                                    changes.nulls);
 	}
+	// The row as written must fit its status, whichever columns the write
+	// named (a plain UPDATE of grabbed, say, is no transition).
+	compute::RunFields fields = {!IsNull(new_row, col.grabbed), !IsNull(new_row, col.finished),
+	                             !IsNull(new_row, col.output_files)};
+	CoreCheck([&] { return compute::CheckConsistent(id.ViewOrEmpty(), to, fields); });
+	int queue_col = Column(desc, "queue", true);
+	if (inserting || is_named(queue_col)) {
+		// The functions' rule on queue names holds for plain SQL too.
+		Bytes queue = Field(new_row, desc, queue_col);
+		if (!queue.null) {
+			size_t chars = static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
+			CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
+		}
+	}
 	if (to == compute::Status::Queued) {
 		// A queued row that a concurrent grab may have passed (it was locked
 		// or not yet visible): the queue's mark must not stay after it.
 		bool isnull;
-		Bytes queue = Field(new_row, desc, Column(desc, "queue", true));
+		Bytes queue = Field(new_row, desc, queue_col);
 		TimestampTz created = DatumGetTimestampTz(heap_getattr(new_row, col.created, desc, &isnull));
 		if (!queue.null && !isnull && !id.null) {
 			compute::pg::NoteQueuedRow(queue.data, queue.len, compute::pg::PositionOf(created, id.data, id.len));

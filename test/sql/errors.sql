@@ -103,5 +103,18 @@ SELECT compute.submit_job(t.id('new'), repeat('q', 33));
 SELECT compute.delete_job(NULL);
 \set VERBOSITY default
 
+-- A message that quotes long multi-byte input is cut on a character
+-- boundary: it stays valid UTF-8 (PL/pgSQL can handle it).
+SELECT length(convert_to(t.try($$SELECT compute.submit_job(t.id('new'), repeat('é', 1000))$$), 'UTF8')) > 1000
+       AS long_message_is_valid_utf8;
+
+-- Intervals too large for now() - interval: nothing is that old.
+SELECT compute.expire('100000000 years') AS expired, compute.requeue_stale('100000000 years') AS requeued;
+SELECT count(*) FILTER (WHERE status = 'in-progress') AS still_in_progress FROM compute.jobs;
+
+-- The queue-name rule of the functions holds for plain SQL too.
+SELECT t.try($$INSERT INTO compute.jobs (job_id, status, queue) VALUES (t.id('empty'), 'queued', '')$$);
+SELECT t.try($$UPDATE compute.jobs SET queue = '' WHERE job_id = t.id('queued')$$);
+
 -- Calling the trigger function directly is refused, without crashing.
 SELECT t.try('SELECT compute._jobs_guard()');

@@ -130,6 +130,20 @@ SELECT t.try($$UPDATE compute.jobs SET job_id = t.id('renamed') WHERE job_id = t
 SELECT t.try($$UPDATE compute.jobs SET created = now() - interval '1 day' WHERE job_id = t.id('touch')$$);
 SELECT t.try($$UPDATE compute.jobs SET status = 'queued', created = now() - interval '1 day' WHERE job_id = t.id('touch')$$);
 
+-- An UPDATE that does not name status still leaves the row consistent with
+-- its status: no run fields on a queued job, grabbed and no finish on an
+-- in-progress one, grabbed and finished on a finished one.
+SELECT t.make('consistent-q', 'queued') IS NOT NULL AND t.make('consistent-p', 'in-progress') IS NOT NULL
+       AND t.make('consistent-c', 'complete') IS NOT NULL AS made;
+SELECT t.try($$UPDATE compute.jobs SET grabbed = now() WHERE job_id = t.id('consistent-q')$$);
+SELECT t.try($$UPDATE compute.jobs SET output_files = '{x}', finished = now() WHERE job_id = t.id('consistent-q')$$);
+SELECT t.try($$UPDATE compute.jobs SET grabbed = NULL WHERE job_id = t.id('consistent-p')$$);
+SELECT t.try($$UPDATE compute.jobs SET finished = now() WHERE job_id = t.id('consistent-p')$$);
+SELECT t.try($$UPDATE compute.jobs SET finished = NULL WHERE job_id = t.id('consistent-c')$$);
+-- Moving a time, or fixing a finished job's outputs, is allowed.
+SELECT t.try($$UPDATE compute.jobs SET grabbed = grabbed - interval '1 hour' WHERE job_id = t.id('consistent-p')$$);
+SELECT t.try($$UPDATE compute.jobs SET output_files = '{fixed.out}' WHERE job_id = t.id('consistent-c')$$);
+
 -- INSERT ... ON CONFLICT DO UPDATE passes the same check.
 SELECT t.try($$INSERT INTO compute.jobs (job_id, status, queue, input_files) VALUES (t.id('touch'), 'queued', 'q', '{}')
               ON CONFLICT (job_id) DO UPDATE SET status = 'in-progress'$$);

@@ -339,3 +339,43 @@ TEST(StatusValue, UnknownValueIsRefused) {
 
 } // namespace
 } // namespace compute
+
+namespace compute {
+namespace {
+
+// ---------------------------------------------------------------------------
+// A row is consistent with its status after any write.
+
+TEST(Consistent, EachStatusWithItsRunFields) {
+	const std::string id(16, '\x02');
+	EXPECT_FALSE(CheckConsistent(id, Status::Queued, {false, false, false}).has_value());
+	EXPECT_FALSE(CheckConsistent(id, Status::InProgress, {true, false, false}).has_value());
+	EXPECT_FALSE(CheckConsistent(id, Status::Complete, {true, true, true}).has_value());
+	EXPECT_FALSE(CheckConsistent(id, Status::Failed, {true, true, false}).has_value());
+	for (bool g : {false, true}) {
+		for (bool f : {false, true}) {
+			for (bool o : {false, true}) {
+				EXPECT_FALSE(CheckConsistent(id, Status::Expired, {g, f, o}).has_value());
+			}
+		}
+	}
+}
+
+TEST(Consistent, BrokenRowsAreRefusedAsTransitions) {
+	const std::string id(16, '\x02');
+	const RunFields broken[][1] = {{{true, false, false}}, {{false, true, false}}, {{false, false, true}}};
+	for (const auto &fields : broken) {
+		Check check = CheckConsistent(id, Status::Queued, fields[0]);
+		ASSERT_TRUE(check.has_value());
+		EXPECT_EQ(check->code, Code::BadTransition);
+		EXPECT_NE(check->message.find("02020202020202020202020202020202"), std::string::npos);
+	}
+	EXPECT_TRUE(CheckConsistent(id, Status::InProgress, {false, false, false}).has_value());
+	EXPECT_TRUE(CheckConsistent(id, Status::InProgress, {true, true, false}).has_value());
+	EXPECT_TRUE(CheckConsistent(id, Status::InProgress, {true, false, true}).has_value());
+	EXPECT_TRUE(CheckConsistent(id, Status::Complete, {true, false, false}).has_value());
+	EXPECT_TRUE(CheckConsistent(id, Status::Failed, {false, true, false}).has_value());
+}
+
+} // namespace
+} // namespace compute
