@@ -32,6 +32,9 @@ CREATE INDEX jobs_lease_idx ON compute.jobs (lease_expires) WHERE status = 'in-p
 CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1, lease interval DEFAULT '5 minutes')
     RETURNS SETOF compute.jobs
     LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- Its statement is planned once per backend, perhaps while the table is
+    -- still empty; a queue is read through its index, never sequentially.
+    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'compute_grab_job';
 
 CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[] DEFAULT NULL,

@@ -65,6 +65,9 @@ CREATE FUNCTION compute.submit_job(job_id bytea, queue text, config text DEFAULT
 CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1)
     RETURNS SETOF compute.jobs
     LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- Its statement is planned once per backend, perhaps while the table is
+    -- still empty; a queue is read through its index, never sequentially.
+    SET enable_seqscan = off
     AS 'MODULE_PATHNAME', 'compute_grab_job';
 
 CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[] DEFAULT NULL)

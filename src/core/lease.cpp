@@ -1,6 +1,7 @@
 #include "core/core_only.hpp"
 #include "core/lease.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -58,7 +59,8 @@ CheckFinishError(std::string_view job_id, Status finished_as, bool has_error) {
 LeaseLoss
 DecideLeaseLoss(std::int64_t lost_before, std::int64_t max_attempts) noexcept {
 	LeaseLoss loss {Status::Queued, {0}};
-	std::int64_t lost = lost_before + 1;
+	// lost_before + 1, without overflow.
+	std::int64_t lost = lost_before < INT64_MAX ? lost_before + 1 : INT64_MAX;
 	if (lost >= max_attempts) {
 		loss.next = Status::Failed;
 		std::snprintf(loss.error, sizeof(loss.error),

@@ -112,7 +112,7 @@ const PlanText kPlans[] = {
      " ORDER BY lease_expires FOR UPDATE SKIP LOCKED",
      0,
      {}},
-    {"UPDATE compute.jobs SET status = $2, lost_leases = lost_leases + 1, error = $3"
+    {"UPDATE compute.jobs SET status = $2, lost_leases = LEAST(lost_leases, 2147483646) + 1, error = $3"
      " WHERE job_id = $1 AND status = 'in-progress'",
      3,
      {BYTEAOID, TEXTOID, TEXTOID}},

@@ -114,6 +114,7 @@ TEST(LeaseLoss, MaxAttemptsOfOneFailsAtTheFirstLoss) {
 
 TEST(LeaseLoss, HugeCountsFitTheBuffer) {
 	LeaseLoss loss = DecideLeaseLoss(INT64_MAX - 1, INT64_MAX);
+	EXPECT_EQ(DecideLeaseLoss(INT64_MAX, 5).next, Status::Failed); // no overflow
 	EXPECT_EQ(loss.next, Status::Failed);
 	EXPECT_LT(std::strlen(loss.error), sizeof(loss.error));
 }

@@ -1,0 +1,575 @@
+// libFuzzer harness over the server-independent core (src/core/): parsing and
+// validation of everything a client can send (job ids, statuses, queue names,
+// file-name arrays, max_jobs, intervals, finish statuses), the transition
+// check, the lease rules (fencing tokens, lease lengths, error texts, what a
+// lost lease leads to) and Hex. Every input drives every function: the bytes are split by
+// FuzzedDataProvider into the arguments, and each result is checked against an
+// independent statement of the contract (SPEC sections 3 and 5), not against
+// the implementation itself.
+//
+// Built and run by scripts/check-fuzz.sh (clang, -fsanitize=fuzzer,address,
+// undefined); the seed corpus is test/fuzz/corpus/, the dictionary
+// test/fuzz/core.dict. A failed invariant prints what broke and aborts, which
+// libFuzzer reports as a crash and saves as a reproducer.
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/lease.hpp"
+#include "core/status.hpp"
+#include "core/transition.hpp"
+#include "core/validate.hpp"
+
+using namespace compute;
+
+namespace {
+
+[[noreturn]] void
+Fail(const char *what, int line, const std::string &context) {
+	std::fprintf(stderr, "core_fuzz: invariant failed at line %d: %s\n  context: %s\n", line, what,
+	             context.c_str());
+	std::abort();
+}
+
+#define EXPECT(cond, context)                                                                                          \
+	do {                                                                                                               \
+		if (!(cond)) {                                                                                                 \
+			Fail(#cond, __LINE__, (context));                                                                          \
+		}                                                                                                              \
+	} while (0)
+
+// A printable rendering of arbitrary bytes for failure messages.
+std::string
+Show(std::string_view text) {
+	std::string out = "\"";
+	for (unsigned char c : text.substr(0, 200)) {
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+			out.push_back(static_cast<char>(c));
+		} else {
+			char buf[8];
+			std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+			out += buf;
+		}
+	}
+	if (text.size() > 200) {
+		out += "...";
+	}
+	return out + "\" (" + std::to_string(text.size()) + " bytes)";
+}
+
+// The five statuses, spelled as SPEC section 2 lists them (independent of
+// StatusName).
+const char *const kSpecNames[kStatusCount] = {"queued", "in-progress", "complete", "failed", "expired"};
+
+// SPEC section 3, transcribed: kTable[from + 1][to], from = -1 for a new job.
+// Rows: (new), queued, in-progress, complete, failed, expired; columns: to.
+const bool kTable[kStatusCount + 1][kStatusCount] = {
+    //            queued in-progress complete failed expired
+    /* new */ {true, false, false, false, false},
+    /* queued */ {true, true, false, false, true},
+    /* in-progress */ {true, false, true, true, true},
+    /* complete */ {true, false, false, false, true},
+    /* failed */ {true, false, false, false, false},
+    /* expired */ {true, false, false, false, false},
+};
+
+bool
+SpecAllows(std::optional<Status> from, Status to) {
+	int row = from ? static_cast<int>(*from) + 1 : 0;
+	return kTable[row][static_cast<int>(to)];
+}
+
+// Removes the first occurrence of `part` from `text` (for checking the fixed
+// wording of a message around the client's own text, which may hold anything).
+std::string
+Without(std::string text, std::string_view part) {
+	if (part.empty()) {
+		return text;
+	}
+	auto at = text.find(part);
+	if (at != std::string::npos) {
+		text.erase(at, part.size());
+	}
+	return text;
+}
+
+// Every Error: a code of the five, a message that is one non-empty line in
+// lower case without a trailing period, a detail that is empty or a sentence.
+// `embedded` are client-supplied strings that the message may quote verbatim.
+void
+ExpectWellFormed(const Error &error, Code code, const std::vector<std::string_view> &embedded,
+                 const std::string &context) {
+	EXPECT(error.code == code, context + " code=" + std::to_string(static_cast<int>(error.code)));
+	EXPECT(!error.message.empty(), context);
+	std::string fixed = error.message;
+	for (auto part : embedded) {
+		fixed = Without(fixed, part);
+	}
+	for (unsigned char c : fixed) {
+		EXPECT(c >= 0x20 && c != 0x7f, context + " message=" + Show(error.message));
+	}
+	EXPECT(error.message[0] >= 'a' && error.message[0] <= 'z', context + " message=" + Show(error.message));
+	EXPECT(fixed.empty() || fixed.back() != '.', context + " message=" + Show(error.message));
+	if (!error.detail.empty()) {
+		EXPECT(error.detail[0] >= 'A' && error.detail[0] <= 'Z', context + " detail=" + Show(error.detail));
+		EXPECT(error.detail.back() == '.', context + " detail=" + Show(error.detail));
+		for (unsigned char c : error.detail) {
+			EXPECT(c >= 0x20 && c != 0x7f, context + " detail=" + Show(error.detail));
+		}
+	}
+}
+
+// The message names the job as SPEC section 5 asks: "job <hex>".
+void
+ExpectNamesJob(const Error &error, std::string_view job_id, const std::string &context) {
+	EXPECT(error.message.find("job " + Hex(job_id)) != std::string::npos,
+	       context + " message=" + Show(error.message));
+}
+
+// Hex: lower-case hex of the first max_bytes bytes, then "..." when cut; the
+// digits decode back to exactly those bytes.
+void
+FuzzHex(std::string_view bytes, std::size_t max_bytes, const std::string &hex) {
+	std::string context = "Hex(" + Show(bytes) + ", " + std::to_string(max_bytes) + ") = " + Show(hex);
+	std::size_t shown = bytes.size() < max_bytes ? bytes.size() : max_bytes;
+	bool cut = shown < bytes.size();
+	EXPECT(hex.size() == shown * 2 + (cut ? 3 : 0), context);
+	if (cut) {
+		EXPECT(hex.compare(shown * 2, 3, "...") == 0, context);
+	}
+	auto nibble = [&](char c) -> int {
+		if (c >= '0' && c <= '9') {
+			return c - '0';
+		}
+		EXPECT(c >= 'a' && c <= 'f', context);
+		return c - 'a' + 10;
+	};
+	for (std::size_t i = 0; i < shown; i++) {
+		int value = nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]);
+		EXPECT(value == static_cast<unsigned char>(bytes[i]), context);
+	}
+}
+
+Status
+AnyStatus(FuzzedDataProvider &in) {
+	return kAllStatuses[in.ConsumeIntegralInRange<int>(0, kStatusCount - 1)];
+}
+
+// A job id: 16 bytes more often than chance would give, else any length.
+std::string
+JobId(FuzzedDataProvider &in) {
+	std::size_t len = in.ConsumeBool() ? kJobIdBytes : in.ConsumeIntegralInRange<std::size_t>(0, 48);
+	return in.ConsumeBytesAsString(len);
+}
+
+// A client string (bytes as the glue passes them: anything but NUL is
+// possible in text; bytea and the core take NUL too).
+std::string
+Text(FuzzedDataProvider &in, std::size_t max = 80) {
+	return in.ConsumeRandomLengthString(max);
+}
+
+void
+FuzzStatuses(FuzzedDataProvider &in, std::string_view job) {
+	// Every name round-trips, and matches the SPEC's spelling.
+	for (int i = 0; i < kStatusCount; i++) {
+		Status s = kAllStatuses[i];
+		EXPECT(static_cast<int>(s) == i, "kAllStatuses order");
+		EXPECT(StatusName(s) == kSpecNames[i], "StatusName(" + std::to_string(i) + ")");
+		auto parsed = ParseStatus(StatusName(s));
+		EXPECT(parsed && *parsed == s, "ParseStatus(StatusName(" + std::to_string(i) + "))");
+	}
+
+	// ParseStatus accepts exactly the five names (case, spaces, prefixes and
+	// NULs all refused).
+	std::string text = Text(in, 24);
+	auto parsed = ParseStatus(text);
+	std::optional<Status> expected;
+	for (int i = 0; i < kStatusCount; i++) {
+		if (text == kSpecNames[i]) {
+			expected = kAllStatuses[i];
+		}
+	}
+	EXPECT(parsed == expected, "ParseStatus(" + Show(text) + ")");
+	if (parsed) {
+		EXPECT(StatusName(*parsed) == text, "StatusName(ParseStatus(" + Show(text) + "))");
+	}
+
+	// CheckStatusValue: ok iff ParseStatus, *out set only then.
+	Status out = Status::Expired;
+	Status sentinel = in.ConsumeBool() ? Status::Queued : Status::Expired;
+	out = sentinel;
+	Check check = CheckStatusValue(job, text, &out);
+	std::string context = "CheckStatusValue(" + Show(job) + ", " + Show(text) + ")";
+	if (expected) {
+		EXPECT(!check, context);
+		EXPECT(out == *expected, context);
+	} else {
+		EXPECT(check.has_value(), context);
+		EXPECT(out == sentinel, context + " wrote *out on error");
+		ExpectWellFormed(*check, Code::BadParam, {text}, context);
+		ExpectNamesJob(*check, job, context);
+	}
+
+	// A stray enum value (not one of the five) has no name to parse back.
+	auto stray = static_cast<Status>(in.ConsumeIntegralInRange<std::uint8_t>(kStatusCount, 255));
+	std::string_view stray_name = StatusName(stray);
+	EXPECT(!ParseStatus(stray_name), "ParseStatus(StatusName(stray))");
+}
+
+void
+FuzzFinishStatus(FuzzedDataProvider &in, std::string_view job) {
+	bool is_null = in.ConsumeIntegralInRange<int>(0, 7) == 0;
+	std::string text;
+	if (!is_null) {
+		switch (in.ConsumeIntegralInRange<int>(0, 3)) {
+		case 0:
+			text = kSpecNames[in.ConsumeIntegralInRange<int>(0, kStatusCount - 1)];
+			break;
+		default:
+			text = Text(in, 24);
+		}
+	}
+	std::optional<std::string_view> arg;
+	if (!is_null) {
+		arg = text;
+	}
+	Status sentinel = in.ConsumeBool() ? Status::Queued : Status::InProgress;
+	Status out = sentinel;
+	Check check = CheckFinishStatus(job, arg, &out);
+	std::string context = "CheckFinishStatus(" + Show(job) + ", " + (is_null ? "NULL" : Show(text)) + ")";
+	if (is_null) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::NullValue, {}, context);
+		EXPECT(out == sentinel, context);
+		return;
+	}
+	if (text == "complete" || text == "failed") {
+		EXPECT(!check, context);
+		EXPECT(out == (text == "complete" ? Status::Complete : Status::Failed), context);
+		return;
+	}
+	EXPECT(check.has_value(), context);
+	EXPECT(out == sentinel, context + " wrote *out on error");
+	ExpectWellFormed(*check, Code::BadParam, {text}, context);
+	ExpectNamesJob(*check, job, context);
+}
+
+void
+FuzzTransitions(FuzzedDataProvider &in, std::string_view job) {
+	// The whole table, every time: it is cheap, and a broken cell shows at once.
+	for (int f = -1; f < kStatusCount; f++) {
+		std::optional<Status> from;
+		if (f >= 0) {
+			from = kAllStatuses[f];
+		}
+		for (Status to : kAllStatuses) {
+			std::string context = std::string("transition ") + (from ? kSpecNames[f] : "(new)") + " -> " +
+			                      kSpecNames[static_cast<int>(to)];
+			EXPECT(TransitionAllowed(from, to) == SpecAllows(from, to), context);
+		}
+	}
+
+	std::optional<Status> from;
+	if (in.ConsumeIntegralInRange<int>(0, 5) != 0) {
+		from = AnyStatus(in);
+	}
+	Status to = AnyStatus(in);
+	std::string context = "CheckTransition(" + Show(job) + ", " +
+	                      (from ? kSpecNames[static_cast<int>(*from)] : "(new)") + ", " +
+	                      kSpecNames[static_cast<int>(to)] + ")";
+	Check check = CheckTransition(job, from, to);
+	EXPECT(check.has_value() == !TransitionAllowed(from, to), context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadTransition, {}, context);
+		ExpectNamesJob(*check, job, context);
+		EXPECT(!check->detail.empty(), context);
+		EXPECT(check->message.find(std::string("\"") + kSpecNames[static_cast<int>(to)] + "\"") != std::string::npos,
+		       context + " message=" + Show(check->message));
+		if (from) {
+			EXPECT(check->message.find(std::string("\"") + kSpecNames[static_cast<int>(*from)] + "\"") !=
+			           std::string::npos,
+			       context + " message=" + Show(check->message));
+		}
+	}
+
+	// Effects of entering a status (SPEC section 3).
+	Effects effects = EffectsOf(to);
+	EXPECT(effects.clear_run == (to == Status::Queued), context + " EffectsOf");
+	EXPECT(effects.set_grabbed == (to == Status::InProgress), context + " EffectsOf");
+	EXPECT(effects.set_finished == (to == Status::Complete || to == Status::Failed), context + " EffectsOf");
+
+	// job_id and created never change.
+	bool id_changed = in.ConsumeBool();
+	bool created_changed = in.ConsumeBool();
+	Check immutable = CheckImmutable(job, id_changed, created_changed);
+	std::string icontext = context + " CheckImmutable(" + std::to_string(id_changed) + ", " +
+	                       std::to_string(created_changed) + ")";
+	EXPECT(immutable.has_value() == (id_changed || created_changed), icontext);
+	if (immutable) {
+		ExpectWellFormed(*immutable, Code::BadTransition, {}, icontext);
+		ExpectNamesJob(*immutable, job, icontext);
+	}
+}
+
+void
+FuzzJobId(FuzzedDataProvider &in, std::string_view job) {
+	Check check = CheckJobId(job);
+	std::string context = "CheckJobId(" + Show(job) + ")";
+	EXPECT(check.has_value() == (job.size() != kJobIdBytes), context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadParam, {}, context);
+		EXPECT(check->message.find(std::to_string(job.size())) != std::string::npos, context);
+		EXPECT(check->message.find(Hex(job)) != std::string::npos, context);
+	}
+	Check null = CheckJobId(std::nullopt);
+	EXPECT(null.has_value(), "CheckJobId(NULL)");
+	ExpectWellFormed(*null, Code::NullValue, {}, "CheckJobId(NULL)");
+
+	Error unknown = UnknownJob(job);
+	ExpectWellFormed(unknown, Code::NoJob, {}, "UnknownJob(" + Show(job) + ")");
+	ExpectNamesJob(unknown, job, "UnknownJob");
+
+	std::size_t max_bytes = in.ConsumeIntegralInRange<std::size_t>(0, 40);
+	FuzzHex(job, max_bytes, Hex(job, max_bytes));
+	FuzzHex(job, 32, Hex(job));
+	FuzzHex(job, std::numeric_limits<std::size_t>::max(), Hex(job, std::numeric_limits<std::size_t>::max()));
+}
+
+// Characters of a UTF-8 string as the server would count them (lead bytes);
+// the harness also passes counts that disagree with the bytes, since the core
+// must rely on the count it is given.
+std::size_t
+Utf8Chars(std::string_view text) {
+	std::size_t n = 0;
+	for (unsigned char c : text) {
+		n += (c & 0xc0) != 0x80;
+	}
+	return n;
+}
+
+void
+FuzzQueue(FuzzedDataProvider &in) {
+	bool is_null = in.ConsumeIntegralInRange<int>(0, 9) == 0;
+	std::string queue = is_null ? std::string() : Text(in, 96);
+	std::size_t chars = in.ConsumeBool() ? Utf8Chars(queue) : in.ConsumeIntegral<std::size_t>();
+	std::optional<std::string_view> arg;
+	if (!is_null) {
+		arg = queue;
+	}
+	Check check = CheckQueue(arg, chars);
+	std::string context =
+	    "CheckQueue(" + (is_null ? std::string("NULL") : Show(queue)) + ", " + std::to_string(chars) + ")";
+	if (is_null) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::NullValue, {}, context);
+	} else if (queue.empty()) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::BadParam, {}, context);
+	} else if (chars > kMaxQueueChars) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::TooLong, {queue}, context);
+		EXPECT(check->detail.find(std::to_string(chars)) != std::string::npos, context);
+	} else {
+		EXPECT(!check, context);
+	}
+}
+
+void
+FuzzFiles(FuzzedDataProvider &in) {
+	const char *column = in.ConsumeBool() ? "input_files" : "output_files";
+	int ndim = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(-1, 7) : in.ConsumeIntegral<int>();
+	Check shape = CheckFileArrayShape(column, ndim);
+	std::string context = std::string("CheckFileArrayShape(") + column + ", " + std::to_string(ndim) + ")";
+	EXPECT(shape.has_value() == (ndim > 1), context);
+	if (shape) {
+		ExpectWellFormed(*shape, Code::BadParam, {}, context);
+		EXPECT(shape->message.find(column) != std::string::npos, context);
+	}
+
+	// An array of names, each NULL, empty or anything.
+	int count = in.ConsumeIntegralInRange<int>(0, 8);
+	for (int i = 0; i < count; i++) {
+		int kind = in.ConsumeIntegralInRange<int>(0, 5);
+		std::string name = kind <= 1 ? std::string() : Text(in, 40);
+		std::optional<std::string_view> arg;
+		if (kind != 0) {
+			arg = name;
+		}
+		std::size_t index = in.ConsumeBool() ? static_cast<std::size_t>(i + 1) : in.ConsumeIntegral<std::size_t>();
+		Check check = CheckFileName(column, index, arg);
+		std::string fcontext = std::string("CheckFileName(") + column + ", " + std::to_string(index) + ", " +
+		                       (kind == 0 ? std::string("NULL") : Show(name)) + ")";
+		if (kind == 0) {
+			EXPECT(check.has_value(), fcontext);
+			ExpectWellFormed(*check, Code::NullValue, {}, fcontext);
+		} else if (name.empty()) {
+			EXPECT(check.has_value(), fcontext);
+			ExpectWellFormed(*check, Code::BadParam, {}, fcontext);
+		} else {
+			EXPECT(!check, fcontext);
+		}
+		if (check) {
+			EXPECT(check->message.find(column) != std::string::npos, fcontext);
+			EXPECT(check->detail.find(std::to_string(index)) != std::string::npos, fcontext);
+		}
+	}
+}
+
+void
+FuzzNumbers(FuzzedDataProvider &in) {
+	std::optional<std::int64_t> max_jobs;
+	switch (in.ConsumeIntegralInRange<int>(0, 4)) {
+	case 0:
+		break; // NULL
+	case 1:
+		max_jobs = in.ConsumeIntegralInRange<std::int64_t>(-3, 3);
+		break;
+	case 2:
+		max_jobs = in.PickValueInArray<std::int64_t>({std::numeric_limits<std::int64_t>::min(),
+		                                              std::numeric_limits<std::int64_t>::max(),
+		                                              std::numeric_limits<std::int32_t>::min(),
+		                                              std::numeric_limits<std::int32_t>::max()});
+		break;
+	default:
+		max_jobs = in.ConsumeIntegral<std::int64_t>();
+	}
+	Check check = CheckMaxJobs(max_jobs);
+	std::string context = "CheckMaxJobs(" + (max_jobs ? std::to_string(*max_jobs) : std::string("NULL")) + ")";
+	if (!max_jobs) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::NullValue, {}, context);
+	} else if (*max_jobs < 1) {
+		EXPECT(check.has_value(), context);
+		ExpectWellFormed(*check, Code::BadParam, {}, context);
+		EXPECT(check->message.find(std::to_string(*max_jobs)) != std::string::npos, context);
+	} else {
+		EXPECT(!check, context);
+	}
+
+	const char *name = in.PickValueInArray({"older_than", "interval", "x"});
+	bool is_null = in.ConsumeBool();
+	bool negative = in.ConsumeBool();
+	Check interval = CheckInterval(name, is_null, negative);
+	std::string icontext = std::string("CheckInterval(") + name + ", " + std::to_string(is_null) + ", " +
+	                       std::to_string(negative) + ")";
+	EXPECT(interval.has_value() == (is_null || negative), icontext);
+	if (interval) {
+		ExpectWellFormed(*interval, is_null ? Code::NullValue : Code::BadParam, {}, icontext);
+		EXPECT(interval->message.rfind(name, 0) == 0, icontext);
+	}
+
+	bool null_arg = in.ConsumeBool();
+	Check not_null = CheckNotNull(name, null_arg);
+	EXPECT(not_null.has_value() == null_arg, "CheckNotNull");
+	if (not_null) {
+		ExpectWellFormed(*not_null, Code::NullValue, {}, "CheckNotNull");
+	}
+}
+
+// The lease rules (src/core/lease.hpp), against the header's own words.
+void
+FuzzLeases(FuzzedDataProvider &in, std::string_view job) {
+	Status status = AnyStatus(in);
+	std::int64_t current = in.ConsumeIntegral<std::int64_t>();
+	std::int64_t claimed = in.ConsumeBool() ? current : in.ConsumeIntegral<std::int64_t>();
+	Check fence = CheckFence(job, status, current, claimed);
+	std::string context = "CheckFence(" + Show(job) + ", " + kSpecNames[static_cast<int>(status)] + ", " +
+	                      std::to_string(current) + ", " + std::to_string(claimed) + ")";
+	// Accepted only while the job is in-progress at exactly that attempt.
+	EXPECT(fence.has_value() == !(status == Status::InProgress && current == claimed), context);
+	if (fence) {
+		ExpectWellFormed(*fence, Code::BadTransition, {}, context);
+		ExpectNamesJob(*fence, job, context);
+		EXPECT(fence->message.find(std::to_string(claimed)) != std::string::npos, context);
+	}
+	Error deleted = LeaseLostDeleted(job, claimed);
+	ExpectWellFormed(deleted, Code::BadTransition, {}, "LeaseLostDeleted");
+	ExpectNamesJob(deleted, job, "LeaseLostDeleted");
+
+	const char *name = in.PickValueInArray({"lease", "extend_by", "x"});
+	bool is_null = in.ConsumeBool();
+	bool positive = in.ConsumeBool();
+	Check length = CheckLeaseLength(name, is_null, positive);
+	std::string lcontext = std::string("CheckLeaseLength(") + name + ", " + std::to_string(is_null) + ", " +
+	                       std::to_string(positive) + ")";
+	EXPECT(length.has_value() == (is_null || !positive), lcontext);
+	if (length) {
+		ExpectWellFormed(*length, is_null ? Code::NullValue : Code::BadParam, {}, lcontext);
+		EXPECT(length->message.rfind(name, 0) == 0, lcontext);
+	}
+
+	Status finished_as = AnyStatus(in);
+	bool has_error = in.ConsumeBool();
+	Check error_text = CheckFinishError(job, finished_as, has_error);
+	std::string fcontext = std::string("CheckFinishError(") + kSpecNames[static_cast<int>(finished_as)] + ", " +
+	                       std::to_string(has_error) + ")";
+	// An error text only with status failed.
+	EXPECT(error_text.has_value() == (has_error && finished_as != Status::Failed), fcontext);
+	if (error_text) {
+		ExpectWellFormed(*error_text, Code::BadParam, {}, fcontext);
+		ExpectNamesJob(*error_text, job, fcontext);
+	}
+
+	// A job fails instead of going back to the queue once it has lost
+	// max_attempts leases. lost_before comes from compute.jobs.lost_leases,
+	// an integer column, so the glue passes int32 values; beyond that range
+	// lost_before + 1 overflows (see the report that added this harness).
+	std::int64_t lost_before = in.ConsumeIntegralInRange<std::int64_t>(std::numeric_limits<std::int32_t>::min(),
+	                                                                   std::numeric_limits<std::int32_t>::max());
+	std::int64_t max_attempts = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(-2, 12)
+	                                             : in.ConsumeIntegral<std::int64_t>();
+	LeaseLoss loss = DecideLeaseLoss(lost_before, max_attempts);
+	std::string dcontext =
+	    "DecideLeaseLoss(" + std::to_string(lost_before) + ", " + std::to_string(max_attempts) + ")";
+	bool fails = lost_before + 1 >= max_attempts;
+	EXPECT(loss.next == (fails ? Status::Failed : Status::Queued), dcontext);
+	std::size_t error_len = 0;
+	while (error_len < sizeof(loss.error) && loss.error[error_len] != '\0') {
+		error_len++;
+	}
+	EXPECT(error_len < sizeof(loss.error), dcontext + " error not NUL-terminated");
+	EXPECT((error_len > 0) == fails, dcontext + " error=" + Show(std::string_view(loss.error, error_len)));
+	if (fails) {
+		std::string_view text(loss.error, error_len);
+		EXPECT(text.find(std::to_string(lost_before + 1)) != std::string_view::npos, dcontext + " " + Show(text));
+	}
+
+	// A new submission: a new job, or a finished one sent again.
+	std::optional<Status> from;
+	if (in.ConsumeIntegralInRange<int>(0, 5) != 0) {
+		from = AnyStatus(in);
+	}
+	Status to = AnyStatus(in);
+	bool expected = to == Status::Queued &&
+	                (!from || *from == Status::Complete || *from == Status::Failed || *from == Status::Expired);
+	EXPECT(StartsSubmission(from, to) == expected, std::string("StartsSubmission(") +
+	                                                   (from ? kSpecNames[static_cast<int>(*from)] : "(new)") + ", " +
+	                                                   kSpecNames[static_cast<int>(to)] + ")");
+}
+
+} // namespace
+
+extern "C" int
+LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
+	FuzzedDataProvider in(data, size);
+	std::string job = JobId(in);
+	FuzzJobId(in, job);
+	FuzzStatuses(in, job);
+	FuzzFinishStatus(in, job);
+	FuzzTransitions(in, job);
+	FuzzQueue(in);
+	FuzzFiles(in);
+	FuzzNumbers(in);
+	FuzzLeases(in, job);
+	return 0;
+}
