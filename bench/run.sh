@@ -15,7 +15,7 @@
 #   BENCH_JOBS [200000]   queued jobs loaded at least (more when a run could
 #                         take them all: see BENCH_RATE)
 #   BENCH_SCENARIOS ["clean xmin depth ops"]
-#   BENCH_SYSTEMS ["limit sql sql10 compute compute10"]
+#   BENCH_SYSTEMS ["limit sql sql10 compute compute_token compute10"]
 #   BENCH_RATE [20000]    jobs/s that the queue is sized for: a run loads
 #                         max(BENCH_JOBS, BENCH_SECONDS * BENCH_RATE) jobs,
 #                         2.5 times that for the batch systems, twice that
@@ -31,12 +31,14 @@ ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_SECONDS:-20}
 JOBS=${BENCH_JOBS:-200000}
 SCENARIOS=${BENCH_SCENARIOS:-clean xmin depth ops}
-SYSTEMS=${BENCH_SYSTEMS:-limit sql sql10 compute compute10}
+SYSTEMS=${BENCH_SYSTEMS:-limit sql sql10 compute compute_token compute10}
 RATE=${BENCH_RATE:-20000}
 PORT=${BENCH_PORT:-5432}
 CLIENTS=8
 THREADS=2
-SETTINGS="synchronous_commit=off shared_buffers=1GB max_connections=50 autovacuum=on checkpoint_timeout=30min max_wal_size=8GB"
+# compute is preloaded, as the README recommends: its queue marks live in
+# shared memory (BENCH_PG_OPTS="compute.queue_marks=off" measures without).
+SETTINGS="synchronous_commit=off shared_buffers=1GB max_connections=50 autovacuum=on checkpoint_timeout=30min max_wal_size=8GB shared_preload_libraries=compute"
 
 for s in $SCENARIOS; do
 	case $s in clean | xmin | depth | ops) ;; *)
@@ -46,8 +48,8 @@ for s in $SCENARIOS; do
 	esac
 done
 for s in $SYSTEMS; do
-	case $s in limit | sql | sql10 | compute | compute10) ;; *)
-		echo "bench: unknown system '$s' (limit sql sql10 compute compute10)" >&2
+	case $s in limit | sql | sql10 | compute | compute_token | compute10) ;; *)
+		echo "bench: unknown system '$s' (limit sql sql10 compute compute_token compute10)" >&2
 		exit 2
 		;;
 	esac
@@ -159,6 +161,7 @@ run() {
 	sql) table=bench.jobs script=sql ;;
 	sql10) table=bench.jobs script=sql10 size=5 ;;
 	compute) table=compute.jobs script=compute ;;
+	compute_token) table=compute.jobs script=compute_token ;;
 	compute10) table=compute.jobs script=compute10 size=5 ;;
 	esac
 	rows=$((DURATION * RATE * size / 2))

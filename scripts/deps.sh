@@ -10,6 +10,8 @@ packages=(
 	postgresql-server-dev-15   # PGXS, pg_regress, pg_isolation_regress
 	cmake libgtest-dev         # unit tests of the C++ core
 	python3 python3-psycopg2   # the chaos run and the model test (Debian's /usr/bin/python3)
+	clang libclang-rt-14-dev   # libFuzzer harness of the core (check-fuzz)
+	sqlsmith                   # SQL fuzzing (check-sqlsmith)
 )
 missing=()
 for p in "${packages[@]}"; do

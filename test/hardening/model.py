@@ -977,6 +977,9 @@ class Client:
         codes |= fcodes
         if created is None:
             codes |= {"23502", "22004"}
+        if queue == "":
+            # The trigger refuses an empty queue name, as the functions do.
+            codes |= {"22023"}
         target = [jid] if jid is not None and len(jid) == 16 else []
         if codes:
             # The row is checked (BEFORE trigger, constraints) before any
@@ -1050,6 +1053,8 @@ class Client:
                     codes |= {"23502", "22004"}
                 elif len(q) > 32:
                     codes |= {"22001", "23514"}
+                elif q == "":
+                    codes |= {"22023"}  # the trigger refuses an empty queue name
                 changes_status = ("queued", q)
         else:
             what = self.rng.choice(["last_accessed", "config", "input_files", "queue", "queue_bad", "files_null",
