@@ -55,32 +55,6 @@ fail() {
 	exit 1
 }
 
-# A private PostgreSQL "installation" in $1 with this tree's extension files
-# and the library $2: binaries copied (PostgreSQL finds its share and lib
-# directories relative to itself), the rest linked.
-private_install() {
-	local inst=$1 so=$2 src=$3 bindir libdir sharedir f
-	bindir=$($PG_CONFIG_BIN --bindir)
-	libdir=$($PG_CONFIG_BIN --pkglibdir)
-	sharedir=$($PG_CONFIG_BIN --sharedir)
-	mkdir -p "$inst$bindir" "$inst$libdir" "$inst$sharedir/extension"
-	cp -a "$bindir/." "$inst$bindir/"
-	for f in "$libdir"/*; do
-		case $(basename "$f") in compute.so | compute) continue ;; esac
-		ln -s "$f" "$inst$libdir/"
-	done
-	cp "$so" "$inst$libdir/compute.so"
-	for f in "$sharedir"/*; do
-		[ "$(basename "$f")" = extension ] || ln -s "$f" "$inst$sharedir/"
-	done
-	for f in "$sharedir"/extension/*; do
-		case $(basename "$f") in compute.control | compute--*) continue ;; esac
-		ln -s "$f" "$inst$sharedir/extension/"
-	done
-	cp "$src"/compute.control "$src"/sql/compute--*.sql "$inst$sharedir/extension/"
-	[ "$("$inst$bindir/pg_config" --pkglibdir)" = "$inst$libdir" ] || return 1
-	echo "$inst$bindir"
-}
 
 # Build this tree's compute.so in a scratch copy.
 copy=$dir/src-copy
@@ -88,7 +62,7 @@ mkdir -p "$copy"
 tar -C "$root" --exclude=./.git --exclude=./build --exclude='*.o' --exclude='*.d' --exclude='*.so' \
 	--exclude='*.bc' -cf - . | tar -C "$copy" -xf -
 make -C "$copy" -j2 >"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log"; fail "build (log: $dir/build.log)"; }
-bin=$(private_install "$dir/inst" "$copy/compute.so" "$copy") || fail "private install"
+bin=$(private_install "$dir/inst" "$copy" "$copy/compute.so") || fail "private install"
 
 # autovacuum_naptime=1: compute.jobs starts empty, and a backend's saved
 # plans made then scan it sequentially until autoanalyze gives it statistics

@@ -82,34 +82,6 @@ run_unit() {
 
 # --- regress: the regression suite on a sanitizer build of compute.so ----------
 
-# A private PostgreSQL "installation" in $1 with the extension files of the
-# tree $2 (see the header).
-private_install() {
-	local inst=$1 src=$2 bindir libdir sharedir f
-	bindir=$($PG_CONFIG_BIN --bindir)
-	libdir=$($PG_CONFIG_BIN --pkglibdir)
-	sharedir=$($PG_CONFIG_BIN --sharedir)
-	mkdir -p "$inst$bindir" "$inst$libdir" "$inst$sharedir/extension"
-	cp -a "$bindir/." "$inst$bindir/"
-	for f in "$libdir"/*; do
-		case $(basename "$f") in compute.so | compute) continue ;; esac
-		ln -s "$f" "$inst$libdir/"
-	done
-	for f in "$sharedir"/*; do
-		[ "$(basename "$f")" = extension ] || ln -s "$f" "$inst$sharedir/"
-	done
-	for f in "$sharedir"/extension/*; do
-		case $(basename "$f") in compute.control | compute--*) continue ;; esac
-		ln -s "$f" "$inst$sharedir/extension/"
-	done
-	cp "$src"/compute.control "$src"/sql/compute--*.sql "$inst$sharedir/extension/"
-	# PostgreSQL finds its share directory relative to its own binary.
-	[ "$("$inst$bindir/pg_config" --sharedir)" = "$inst$sharedir" ] || {
-		echo "private install: pg_config does not relocate to $inst"
-		return 1
-	}
-	echo "$inst$bindir"
-}
 
 # The sanitizer runtimes of the compiler that PGXS builds with.
 runtime() { # runtime NAME -> absolute path of libNAME.so

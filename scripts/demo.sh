@@ -12,7 +12,7 @@ WORKERS=${WORKERS:-4}
 dir=$(scratch_dir demo)
 trap 'pg_stop "$dir"; rm -rf "$dir"' EXIT
 echo "== starting a throwaway PostgreSQL 15 cluster in $dir"
-pg_start "$dir" 5432
+pg_start "$dir" 5432 shared_preload_libraries=compute  # as the README recommends
 cp demo/worker.sql "$dir/"
 q() { psql -X -v ON_ERROR_STOP=1 "$@"; }
 

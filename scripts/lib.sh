@@ -44,3 +44,36 @@ pg_start() {
 pg_stop() {
 	as_pg pg_ctl -D "$1/data" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true
 }
+
+# private_install INST SRC [SO]: a private PostgreSQL "installation" under
+# INST with the extension files of the tree SRC (control file and SQL
+# scripts) and, if given, the library SO as compute.so; prints its bindir.
+# The binaries are copied (PostgreSQL finds its share and lib directories
+# relative to itself), the rest linked; the system installation is not
+# touched. Used to run a server on another build of the library.
+private_install() {
+	local inst=$1 src=$2 so=${3:-} bindir libdir sharedir f
+	bindir=$($PG_CONFIG_BIN --bindir)
+	libdir=$($PG_CONFIG_BIN --pkglibdir)
+	sharedir=$($PG_CONFIG_BIN --sharedir)
+	mkdir -p "$inst$bindir" "$inst$libdir" "$inst$sharedir/extension"
+	cp -a "$bindir/." "$inst$bindir/"
+	for f in "$libdir"/*; do
+		case $(basename "$f") in compute.so | compute) continue ;; esac
+		ln -s "$f" "$inst$libdir/"
+	done
+	[ -z "$so" ] || cp "$so" "$inst$libdir/compute.so"
+	for f in "$sharedir"/*; do
+		[ "$(basename "$f")" = extension ] || ln -s "$f" "$inst$sharedir/"
+	done
+	for f in "$sharedir"/extension/*; do
+		case $(basename "$f") in compute.control | compute--*) continue ;; esac
+		ln -s "$f" "$inst$sharedir/extension/"
+	done
+	cp "$src"/compute.control "$src"/sql/compute--*.sql "$inst$sharedir/extension/"
+	[ "$("$inst$bindir/pg_config" --sharedir)" = "$inst$sharedir" ] || {
+		echo "private install: pg_config does not relocate to $inst" >&2
+		return 1
+	}
+	echo "$inst$bindir"
+}

@@ -56,6 +56,15 @@ CheckFinishError(std::string_view job_id, Status finished_as, bool has_error) {
 	              "Pass error = NULL when a job completes."};
 }
 
+Check
+CheckLostLeases(std::string_view job_id, std::int64_t lost_leases) {
+	if (lost_leases >= 0) {
+		return std::nullopt;
+	}
+	return Error {Code::BadParam, "job " + Hex(job_id) + ": lost_leases cannot be negative",
+	              "It counts the leases the job lost since it was submitted."};
+}
+
 LeaseLoss
 DecideLeaseLoss(std::int64_t lost_before, std::int64_t max_attempts) noexcept {
 	LeaseLoss loss {Status::Queued, {0}};

@@ -45,6 +45,10 @@ CheckLeaseLength(std::string_view name, bool is_null, bool positive);
 Check
 CheckFinishError(std::string_view job_id, Status finished_as, bool has_error);
 
+// A lost_leases value written by plain SQL: not negative.
+Check
+CheckLostLeases(std::string_view job_id, std::int64_t lost_leases);
+
 // What becomes of an in-progress job whose lease ran out, after it had lost
 // `lost_before` leases since it was submitted.
 struct LeaseLoss {

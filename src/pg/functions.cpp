@@ -136,6 +136,15 @@ CompareGrabbed(const void *a, const void *b, void *arg) {
 	                                         SPI_getbinval(right, desc, 3, &isnull)));
 }
 
+// A bytea of the 16 bytes of a job id kept in a queue mark.
+Datum
+JobIdDatum(const unsigned char (&job_id)[16]) {
+	bytea *value = static_cast<bytea *>(palloc(VARHDRSZ + sizeof(job_id)));
+	SET_VARSIZE(value, VARHDRSZ + sizeof(job_id));
+	memcpy(VARDATA(value), job_id, sizeof(job_id));
+	return PointerGetDatum(value);
+}
+
 // Runs a statement that returns at most one job; returns whether it did, and
 // the job in *job.
 bool
@@ -231,11 +240,8 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 	Datum args[5] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs), with_lease ? PG_GETARG_DATUM(2) : Datum(0),
 	                 Datum(0), Datum(0)};
 	if (statement == Statement::GrabFromMark) {
-		bytea *mark_id = static_cast<bytea *>(palloc(VARHDRSZ + sizeof(mark.mark.job_id)));
-		SET_VARSIZE(mark_id, VARHDRSZ + sizeof(mark.mark.job_id));
-		memcpy(VARDATA(mark_id), mark.mark.job_id, sizeof(mark.mark.job_id));
 		args[3] = TimestampTzGetDatum(mark.mark.created);
-		args[4] = PointerGetDatum(mark_id);
+		args[4] = JobIdDatum(mark.mark.job_id);
 	}
 	SPI_connect();
 	uint64 taken = Execute(statement, args, nullptr);
@@ -406,12 +412,9 @@ compute_queue_marks(PG_FUNCTION_ARGS) {
 	size_t count = compute::pg::CopyMarks(marks);
 	for (size_t i = 0; i < count; i++) {
 		const compute::QueueMark &mark = marks[i];
-		bytea *job_id = static_cast<bytea *>(palloc(VARHDRSZ + sizeof(mark.mark.job_id)));
-		SET_VARSIZE(job_id, VARHDRSZ + sizeof(mark.mark.job_id));
-		memcpy(VARDATA(job_id), mark.mark.job_id, sizeof(mark.mark.job_id));
 		Datum values[5] = {PointerGetDatum(cstring_to_text_with_len(mark.queue, mark.queue_len)),
 		                   BoolGetDatum(mark.valid), TimestampTzGetDatum(mark.mark.created),
-		                   PointerGetDatum(job_id), Int64GetDatum(static_cast<int64>(mark.generation))};
+		                   JobIdDatum(mark.mark.job_id), Int64GetDatum(static_cast<int64>(mark.generation))};
 		bool nulls[5] = {false, false, !mark.valid, !mark.valid, false};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

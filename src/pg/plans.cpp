@@ -10,6 +10,17 @@ struct PlanText {
 	Oid argtypes[5];
 };
 
+// The grab statements ($1 queue, $2 max_jobs), with what each adds to the
+// SET list and to the search of queued jobs.
+#define GRAB_STATEMENT(set_more, search_more)                                                                          \
+	"UPDATE compute.jobs AS j SET status = 'in-progress'" set_more                                                   \
+	" WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"                                                 \
+	"                               WHERE queue = $1 AND status = 'queued'" search_more                           \
+	"                               ORDER BY created, job_id LIMIT $2"                                              \
+	"                               FOR UPDATE SKIP LOCKED))"                                                       \
+	"   AND j.queue = $1"                                                                                           \
+	" RETURNING j, j.created, j.job_id"
+
 // Names are schema-qualified and the functions run with a pinned
 // search_path, so nothing in a caller's schemas can change what these mean.
 const PlanText kPlans[] = {
@@ -35,34 +46,11 @@ const PlanText kPlans[] = {
     // the WHERE lets a distributed table route it). The trigger sets grabbed,
     // and (1.1.0) attempt and lease_expires. Rows come back in no order; the
     // caller sorts them by (created, job_id).
-    {"UPDATE compute.jobs AS j SET status = 'in-progress'"
-     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
-     "                               WHERE queue = $1 AND status = 'queued'"
-     "                               ORDER BY created, job_id LIMIT $2"
-     "                               FOR UPDATE SKIP LOCKED))"
-     "   AND j.queue = $1"
-     " RETURNING j, j.created, j.job_id",
-     2,
-     {TEXTOID, INT8OID}},
-    {"UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3"
-     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
-     "                               WHERE queue = $1 AND status = 'queued'"
-     "                               ORDER BY created, job_id LIMIT $2"
-     "                               FOR UPDATE SKIP LOCKED))"
-     "   AND j.queue = $1"
-     " RETURNING j, j.created, j.job_id",
-     3,
-     {TEXTOID, INT8OID, INTERVALOID}},
+    {GRAB_STATEMENT("", ""), 2, {TEXTOID, INT8OID}},
+    {GRAB_STATEMENT(", lease = $3", ""), 3, {TEXTOID, INT8OID, INTERVALOID}},
     // GrabFromMark: the same from just after the queue's mark, which the
     // index reaches in one descent (see src/core/queue_mark.hpp).
-    {"UPDATE compute.jobs AS j SET status = 'in-progress', lease = $3"
-     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
-     "                               WHERE queue = $1 AND status = 'queued'"
-     "                                 AND (created, job_id) > ($4, $5)"
-     "                               ORDER BY created, job_id LIMIT $2"
-     "                               FOR UPDATE SKIP LOCKED))"
-     "   AND j.queue = $1"
-     " RETURNING j, j.created, j.job_id",
+    {GRAB_STATEMENT(", lease = $3", " AND (created, job_id) > ($4, $5)"),
      5,
      {TEXTOID, INT8OID, INTERVALOID, TIMESTAMPTZOID, BYTEAOID}},
     {"UPDATE compute.jobs AS j SET status = $2, output_files = $3 WHERE j.job_id = $1 RETURNING j",

@@ -36,7 +36,7 @@ namespace {
 // Attribute numbers of the columns the trigger reads or writes; the lease
 // columns are 0 on a 1.0.0 table.
 struct Columns {
-	int job_id, status, created, grabbed, finished, output_files;
+	int job_id, status, queue, created, grabbed, finished, output_files;
 	int attempt, lease_expires, lease, lost_leases, error;
 };
 
@@ -57,6 +57,7 @@ ColumnsOf(TupleDesc desc) {
 	Columns col;
 	col.job_id = Column(desc, "job_id", true);
 	col.status = Column(desc, "status", true);
+	col.queue = Column(desc, "queue", true);
 	col.created = Column(desc, "created", true);
 	col.grabbed = Column(desc, "grabbed", true);
 	col.finished = Column(desc, "finished", true);
@@ -218,6 +219,9 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		}
 		if (new_submission) {
 			changes.Set(col.lost_leases, Int32GetDatum(0), false);
+		} else if (is_named(col.lost_leases)) {
+			int32 lost_leases = IntField(new_row, desc, col.lost_leases);
+			CoreCheck([&] { return compute::CheckLostLeases(id.ViewOrEmpty(), lost_leases); });
 		}
 		if (effects.clear_error && !IsNull(new_row, col.error)) {
 			changes.SetNull(col.error);
@@ -253,10 +257,9 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	compute::RunFields fields = {!IsNull(new_row, col.grabbed), !IsNull(new_row, col.finished),
 	                             !IsNull(new_row, col.output_files)};
 	CoreCheck([&] { return compute::CheckConsistent(id.ViewOrEmpty(), to, fields); });
-	int queue_col = Column(desc, "queue", true);
-	if (inserting || is_named(queue_col)) {
+	if (inserting || is_named(col.queue)) {
 		// The functions' rule on queue names holds for plain SQL too.
-		Bytes queue = Field(new_row, desc, queue_col);
+		Bytes queue = Field(new_row, desc, col.queue);
 		if (!queue.null) {
 			size_t chars = static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
 			CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
@@ -266,7 +269,7 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		// A queued row that a concurrent grab may have passed (it was locked
 		// or not yet visible): the queue's mark must not stay after it.
 		bool isnull;
-		Bytes queue = Field(new_row, desc, queue_col);
+		Bytes queue = Field(new_row, desc, col.queue);
 		TimestampTz created = DatumGetTimestampTz(heap_getattr(new_row, col.created, desc, &isnull));
 		if (!queue.null && !isnull && !id.null) {
 			compute::pg::NoteQueuedRow(queue.data, queue.len, compute::pg::PositionOf(created, id.data, id.len));

@@ -145,6 +145,9 @@ UPDATE compute.jobs SET lost_leases = 1 WHERE job_id = t.id('sql');
 UPDATE compute.jobs SET status = 'in-progress' WHERE job_id = t.id('sql');
 UPDATE compute.jobs SET status = 'queued' WHERE job_id = t.id('sql');
 SELECT * FROM t.row('sql');
+-- lost_leases cannot go negative.
+SELECT t.try($$UPDATE compute.jobs SET lost_leases = -1 WHERE job_id = t.id('sql')$$);
+
 -- An INSERT starts at attempt 0, whatever it says.
 INSERT INTO compute.jobs (job_id, status, queue, attempt, lost_leases, lease_expires)
 VALUES (t.id('inserted'), 'queued', 'sql', 42, 9, now());

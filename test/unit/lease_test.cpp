@@ -156,3 +156,18 @@ TEST(LeaseEffects, QueuedAndCompleteClearTheErrorFailedAndExpiredKeepIt) {
 
 } // namespace
 } // namespace compute
+
+namespace compute {
+namespace {
+
+TEST(LostLeases, NegativeIsRefused) {
+	const std::string id(16, '\x03');
+	EXPECT_FALSE(CheckLostLeases(id, 0).has_value());
+	EXPECT_FALSE(CheckLostLeases(id, 7).has_value());
+	Check check = CheckLostLeases(id, -1);
+	ASSERT_TRUE(check.has_value());
+	EXPECT_EQ(check->code, Code::BadParam);
+}
+
+} // namespace
+} // namespace compute

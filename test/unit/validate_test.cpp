@@ -10,38 +10,12 @@
 #include <string_view>
 
 #include "core/errors.hpp"
+#include "print.hpp"
 #include "core/status.hpp"
 #include "core/validate.hpp"
 
 namespace compute {
 
-// How GoogleTest prints the core's types in failure messages (found by ADL).
-[[maybe_unused]] static void
-PrintTo(Code code, std::ostream *os) {
-	switch (code) {
-	case Code::BadTransition:
-		*os << "BadTransition";
-		return;
-	case Code::NoJob:
-		*os << "NoJob";
-		return;
-	case Code::BadParam:
-		*os << "BadParam";
-		return;
-	case Code::TooLong:
-		*os << "TooLong";
-		return;
-	case Code::NullValue:
-		*os << "NullValue";
-		return;
-	}
-	*os << "Code(" << static_cast<int>(code) << ")";
-}
-
-[[maybe_unused]] static void
-PrintTo(Status status, std::ostream *os) {
-	*os << StatusName(status);
-}
 
 namespace {
 
