@@ -7,11 +7,14 @@ CREATE SCHEMA bench;
 -- compute.jobs' columns and the indexes of compute 1.0.0
 -- (sql/compute--1.0.0.sql), written out rather than copied with LIKE, so
 -- that the baseline stays the reference schema whatever compute.jobs grows
--- later. No trigger: the hand-written systems check nothing.
+-- later. No trigger: the hand-written systems check nothing. The status
+-- CHECK is written as compute.jobs writes it (one array constant, which
+-- PostgreSQL rebuilds more cheaply at each statement), so that the baseline
+-- pays what compute pays for its constraints.
 CREATE TABLE bench.jobs (
     job_id        BYTEA        PRIMARY KEY CHECK (length(job_id) = 16),
     status        VARCHAR(11)  NOT NULL
-                  CHECK (status IN ('queued', 'in-progress', 'complete', 'failed', 'expired')),
+                  CHECK (status::text = ANY ('{queued,in-progress,complete,failed,expired}'::text[])),
     queue         VARCHAR(32)  NOT NULL,
     config        TEXT,
     input_files   VARCHAR[]    NOT NULL DEFAULT '{}',
