@@ -3,7 +3,8 @@
 # primary-key UPDATEs), each in single-user mode on the same data, N jobs
 # minus none. Deterministic, unlike jobs/s. Usage: N=1000 bash bench/callgrind.sh
 set -euo pipefail
-cd /work/main; . scripts/lib.sh
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
 N=${N:-2000}
 D=$(scratch_dir cg)
 pg_start "$D" 5499 shared_preload_libraries=compute autovacuum=off >/dev/null
