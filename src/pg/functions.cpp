@@ -33,11 +33,12 @@ JobIdArg(FunctionCallInfo fcinfo, int n) {
 	return id;
 }
 
-void
-CheckQueueArg(FunctionCallInfo fcinfo, int n) {
+Bytes
+QueueArg(FunctionCallInfo fcinfo, int n) {
 	Bytes queue = ArgBytes(fcinfo, n);
 	size_t chars = queue.null ? 0 : static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
 	CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
+	return queue;
 }
 
 // A text[] of file names: one dimension, no NULL or empty element; NULL as a
@@ -188,7 +189,7 @@ PG_FUNCTION_INFO_V1(compute_queue_marks);
 Datum
 compute_submit_job(PG_FUNCTION_ARGS) {
 	JobIdArg(fcinfo, 0);
-	CheckQueueArg(fcinfo, 1);
+	QueueArg(fcinfo, 1);
 	CheckFilesArg(fcinfo, 3, "input_files", false);
 
 	Datum args[4] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
@@ -220,7 +221,7 @@ compute_submit_job(PG_FUNCTION_ARGS) {
 Datum
 compute_grab_job(PG_FUNCTION_ARGS) {
 	bool with_lease = PG_NARGS() > 2;
-	CheckQueueArg(fcinfo, 0);
+	Bytes queue = QueueArg(fcinfo, 0);
 	bool max_null = PG_ARGISNULL(1);
 	int64 max_jobs = max_null ? 0 : PG_GETARG_INT32(1);
 	CoreCheck([&] { return compute::CheckMaxJobs(max_null ? std::nullopt : std::optional<int64_t>(max_jobs)); });
@@ -232,7 +233,6 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
 	// With the queue's mark (shared memory), scan from just after it.
-	Bytes queue = ArgBytes(fcinfo, 0);
 	compute::MarkRead mark;
 	bool marked = with_lease && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
 	Statement statement = !with_lease ? Statement::Grab10 : marked && mark.from_mark ? Statement::GrabFromMark
