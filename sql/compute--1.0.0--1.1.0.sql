@@ -46,6 +46,11 @@ CREATE FUNCTION compute.finish_job(job_id bytea, status text, output_files text[
     LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'compute_finish_job';
 
+CREATE FUNCTION compute.finish_jobs(job_ids bytea[], status text, attempts int[] DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_finish_jobs';
+
 CREATE FUNCTION compute.heartbeat(job_id bytea, attempt int, extend interval DEFAULT NULL)
     RETURNS compute.jobs
     LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -68,6 +73,8 @@ COMMENT ON FUNCTION compute.grab_job(text, int, interval) IS
     'take up to max_jobs oldest queued jobs of a queue, mark them in-progress with a lease; never waits, never shares';
 COMMENT ON FUNCTION compute.finish_job(bytea, text, text[], int, text) IS
     'finish an in-progress job as complete or failed; with attempt, only while that attempt holds the lease';
+COMMENT ON FUNCTION compute.finish_jobs(bytea[], text, int[]) IS
+    'finish a batch of in-progress jobs as complete or failed in one statement, all or none; with attempts, fenced';
 COMMENT ON FUNCTION compute.heartbeat(bytea, int, interval) IS
     'extend the lease of attempt of an in-progress job (by extend, else by its lease)';
 COMMENT ON FUNCTION compute.requeue_stale() IS
@@ -75,7 +82,8 @@ COMMENT ON FUNCTION compute.requeue_stale() IS
 
 -- As in 1.0.0: nobody but the owner may call the API until granted.
 REVOKE EXECUTE ON FUNCTION compute.grab_job(text, int, interval), compute.finish_job(bytea, text, text[], int, text),
-    compute.heartbeat(bytea, int, interval), compute.requeue_stale(), compute._queue_marks() FROM PUBLIC;
+    compute.heartbeat(bytea, int, interval), compute.requeue_stale(), compute._queue_marks(),
+    compute.finish_jobs(bytea[], text, int[]) FROM PUBLIC;
 
 -- Whoever could call the old grab_job or finish_job can call the new one.
 DO $$

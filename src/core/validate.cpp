@@ -74,6 +74,24 @@ CheckFileName(std::string_view column, std::size_t index, std::optional<std::str
 }
 
 Check
+CheckBatch(int ids_ndim, std::size_t ids, std::optional<int> attempts_ndim, std::size_t attempts) {
+	if (ids_ndim > 1 || (attempts_ndim && *attempts_ndim > 1)) {
+		return Error {Code::BadParam, "job_ids and attempts must be one-dimensional arrays", ""};
+	}
+	if (attempts_ndim && attempts != ids) {
+		return Error {Code::BadParam,
+		              "attempts has " + std::to_string(attempts) + " elements, job_ids " + std::to_string(ids),
+		              "attempts holds the fencing token of each job in job_ids, in the same order."};
+	}
+	return std::nullopt;
+}
+
+Error
+DuplicateInBatch() {
+	return Error {Code::BadParam, "job_ids names a job more than once", "Each job finishes once."};
+}
+
+Check
 CheckMaxJobs(std::optional<std::int64_t> max_jobs) {
 	if (!max_jobs) {
 		return NullError("max_jobs");

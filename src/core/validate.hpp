@@ -40,6 +40,15 @@ CheckFileArrayShape(std::string_view column, int ndim);
 Check
 CheckFileName(std::string_view column, std::size_t index, std::optional<std::string_view> name);
 
+// The arrays of finish_jobs: one dimension; `attempts`, when given (not
+// nullopt), as long as `job_ids`. Sizes are element counts.
+Check
+CheckBatch(int ids_ndim, std::size_t ids, std::optional<int> attempts_ndim, std::size_t attempts);
+
+// The error of a finish_jobs whose job_ids name a job twice.
+Error
+DuplicateInBatch();
+
 // max_jobs of grab_job: at least 1.
 Check
 CheckMaxJobs(std::optional<std::int64_t> max_jobs);

@@ -182,6 +182,7 @@ PG_FUNCTION_INFO_V1(compute_queue_position);
 PG_FUNCTION_INFO_V1(compute_requeue_stale);
 PG_FUNCTION_INFO_V1(compute_delete_job);
 PG_FUNCTION_INFO_V1(compute_heartbeat);
+PG_FUNCTION_INFO_V1(compute_finish_jobs);
 PG_FUNCTION_INFO_V1(compute_requeue_lost_leases);
 PG_FUNCTION_INFO_V1(compute_queue_marks);
 
@@ -299,6 +300,85 @@ compute_finish_job(PG_FUNCTION_ARGS) {
 		RaiseUnknownJob(id);
 	}
 	PG_RETURN_DATUM(job);
+}
+
+// finish_jobs(job_ids bytea[], status text, attempts int[]) returns bigint:
+// finishes every job in one statement, all or none.
+Datum
+compute_finish_jobs(PG_FUNCTION_ARGS) {
+	bool ids_null = PG_ARGISNULL(0);
+	CoreCheck([&] { return compute::CheckNotNull("job_ids", ids_null); });
+	ArrayType *ids = PG_GETARG_ARRAYTYPE_P(0);
+	Datum *id_elems;
+	bool *id_nulls;
+	int count;
+	deconstruct_array(ids, BYTEAOID, -1, false, TYPALIGN_INT, &id_elems, &id_nulls, &count);
+	for (int i = 0; i < count; i++) {
+		Bytes id = compute::pg::BytesOf(id_elems[i], id_nulls[i]);
+		CoreCheck([&] { return compute::CheckJobId(id.View()); });
+	}
+	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
+	Bytes status = ArgBytes(fcinfo, 1);
+	compute::Status finished_as;
+	CoreCheck([&] { return compute::CheckFinishStatus(first.ViewOrEmpty(), status.View(), &finished_as); });
+	bool fenced = !PG_ARGISNULL(2);
+	ArrayType *attempts = fenced ? PG_GETARG_ARRAYTYPE_P(2) : nullptr;
+	int32 *attempt_values = nullptr;
+	int attempt_count = 0;
+	if (fenced) {
+		Datum *elems;
+		bool *nulls;
+		deconstruct_array(attempts, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &attempt_count);
+		attempt_values = static_cast<int32 *>(palloc(sizeof(int32) * (attempt_count + 1)));
+		for (int i = 0; i < attempt_count; i++) {
+			bool null = nulls[i];
+			CoreCheck([&] { return compute::CheckNotNull("an element of attempts", null); });
+			attempt_values[i] = DatumGetInt32(elems[i]);
+		}
+	}
+	int ids_ndim = ARR_NDIM(ids);
+	std::optional<int> attempts_ndim;
+	if (fenced) {
+		attempts_ndim = ARR_NDIM(attempts);
+	}
+	CoreCheck([&] {
+		return compute::CheckBatch(ids_ndim, static_cast<size_t>(count), attempts_ndim,
+		                           static_cast<size_t>(attempt_count));
+	});
+	if (count == 0) {
+		PG_RETURN_INT64(0);
+	}
+
+	Datum args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), fenced ? PG_GETARG_DATUM(2) : Datum(0)};
+	char missing[16];
+	bool found_missing = false;
+	int missing_index = -1;
+	SPI_connect();
+	uint64 finished = Execute(fenced ? Statement::FinishBatchFenced : Statement::FinishBatch, args, nullptr);
+	if (finished < static_cast<uint64>(count) && Execute(Statement::FirstMissing, args, nullptr) > 0) {
+		bool isnull;
+		Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
+		memcpy(missing, id.data, sizeof(missing));
+		found_missing = true;
+		for (int i = 0; i < count && missing_index < 0; i++) {
+			Bytes candidate = compute::pg::BytesOf(id_elems[i], false);
+			if (memcmp(candidate.data, missing, sizeof(missing)) == 0) {
+				missing_index = i;
+			}
+		}
+	}
+	SPI_finish();
+	if (found_missing) {
+		Bytes id = {missing, sizeof(missing), false};
+		if (fenced) {
+			RaiseLeaseLost(id, attempt_values[missing_index < 0 ? 0 : missing_index]);
+		}
+		RaiseUnknownJob(id);
+	}
+	if (finished < static_cast<uint64>(count)) {
+		CoreCheck([&] { return compute::Check(compute::DuplicateInBatch()); });
+	}
+	PG_RETURN_INT64(static_cast<int64>(finished));
 }
 
 // heartbeat(job_id bytea, attempt int, extend interval) returns compute.jobs

@@ -65,6 +65,18 @@ const PlanText kPlans[] = {
      " WHERE j.job_id = $1 RETURNING j",
      5,
      {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID}},
+    // finish_jobs: a batch in one statement; fenced, each row is checked
+    // against its own token by the trigger.
+    {"UPDATE compute.jobs SET status = $2 WHERE job_id = ANY ($1)", 2, {BYTEAARRAYOID, TEXTOID}},
+    {"UPDATE compute.jobs AS j SET status = $2, attempt = f.attempt"
+     " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS f (job_id, attempt)"
+     " WHERE j.job_id = f.job_id",
+     3,
+     {BYTEAARRAYOID, TEXTOID, INT4ARRAYOID}},
+    {"SELECT id FROM pg_catalog.unnest($1) AS id"
+     " WHERE NOT EXISTS (SELECT FROM compute.jobs WHERE job_id = id) LIMIT 1",
+     1,
+     {BYTEAARRAYOID}},
     // Heartbeat: extends the lease by $3, else by the lease the job was
     // grabbed with, else ($4) by the default lease; fenced by attempt.
     {"UPDATE compute.jobs AS j SET attempt = $2,"

@@ -22,6 +22,9 @@ enum class Statement {
 	Finish10,        // ($1 job_id, $2 status, $3 output_files) -> job
 	Finish,          // ($1 job_id, $2 status, $3 output_files, $4 error) -> job
 	FinishFenced,    // ($1 .. $4 as Finish, $5 attempt) -> job
+	FinishBatch,       // ($1 job_ids, $2 status) -> count
+	FinishBatchFenced, // ($1 job_ids, $2 status, $3 attempts) -> count
+	FirstMissing,      // ($1 job_ids) -> the first job_id that does not exist
 	Heartbeat,       // ($1 job_id, $2 attempt, $3 extend, $4 default lease) -> job
 	Expire,          // ($1 older_than) -> count
 	ExpireJob,       // ($1 job_id) -> job

@@ -153,6 +153,33 @@ INSERT INTO compute.jobs (job_id, status, queue, attempt, lost_leases, lease_exp
 VALUES (t.id('inserted'), 'queued', 'sql', 42, 9, now());
 SELECT * FROM t.row('inserted');
 
+-- finish_jobs: a batch in one statement, all or none.
+INSERT INTO compute.jobs (job_id, status, queue, created)
+SELECT t.id('batch' || i), 'queued', 'batch', now() - (10 - i) * interval '1 minute' FROM generate_series(1, 5) i;
+SELECT count(*) FROM compute.grab_job('batch', 4);
+SELECT compute.finish_jobs(ARRAY[t.id('batch1'), t.id('batch2')], 'complete') AS finished;
+SELECT compute.finish_jobs(ARRAY[t.id('batch3'), t.id('batch4')], 'failed', ARRAY[1, 1]) AS finished;
+SELECT job, status, finished IS NOT NULL AS has_finished, lease_expires FROM (VALUES ('batch1'), ('batch2'), ('batch3'), ('batch4'), ('batch5')) v(job)
+  JOIN compute.jobs ON job_id = t.id(job) ORDER BY job;
+SELECT compute.finish_jobs('{}', 'complete') AS none;
+-- One job that cannot finish, and none does.
+SELECT count(*) FROM compute.grab_job('batch', 1);
+SELECT md5(string_agg(j::text, ',' ORDER BY job_id)) AS before FROM compute.jobs j \gset
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5'), t.id('batch1')], 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5'), t.id('nope')], 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5'), t.id('nope')], 'complete', ARRAY[1, 1])$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5')], 'complete', ARRAY[2])$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5'), t.id('batch5')], 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5')], 'complete', ARRAY[1, 2])$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5')], 'complete', ARRAY[NULL]::int[])$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5'), NULL], 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY['\x01'::bytea], 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(NULL, 'complete')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('batch5')], 'queued')$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[ARRAY[t.id('batch5')]], 'complete')$$);
+SELECT md5(string_agg(j::text, ',' ORDER BY job_id)) = :'before' AS unchanged FROM compute.jobs j;
+SELECT compute.finish_jobs(ARRAY[t.id('batch5')], 'complete', ARRAY[1]) AS finished;
+
 -- Bad lease arguments.
 SELECT t.try($$SELECT compute.grab_job('lease', 1, NULL)$$);
 SELECT t.try($$SELECT compute.grab_job('lease', 1, '0 seconds')$$);

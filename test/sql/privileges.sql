@@ -14,7 +14,8 @@ GRANT USAGE ON SCHEMA compute TO regress_submitter, regress_worker, regress_admi
 GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]), compute.get_job(bytea),
     compute.queue_position(bytea) TO regress_submitter;
 GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval), compute.heartbeat(bytea, int, interval),
-    compute.finish_job(bytea, text, text[], int, text), compute.get_job(bytea) TO regress_worker;
+    compute.finish_job(bytea, text, text[], int, text), compute.finish_jobs(bytea[], text, int[]),
+    compute.get_job(bytea) TO regress_worker;
 GRANT EXECUTE ON FUNCTION compute.expire(interval), compute.expire_job(bytea), compute.requeue_stale(),
     compute.requeue_stale(interval), compute.delete_job(bytea) TO regress_admin;
 GRANT SELECT ON compute.jobs, compute.meta TO regress_admin;
@@ -50,6 +51,8 @@ BEGIN
         PERFORM compute.grab_job('fin ' || who);
         PERFORM compute.submit_job(t.id('hb ' || who), 'hb ' || who);
         PERFORM compute.grab_job('hb ' || who);
+        PERFORM compute.submit_job(t.id('fins ' || who), 'fins ' || who);
+        PERFORM compute.grab_job('fins ' || who);
         PERFORM compute.submit_job(t.id('exp ' || who), 'exp ' || who);
         PERFORM compute.submit_job(t.id('del ' || who), 'del ' || who);
     END LOOP;
@@ -63,6 +66,7 @@ INSERT INTO t.operations VALUES
     (4, 'grab_job', $$SELECT compute.grab_job('grab %1$s')$$),
     (5, 'heartbeat', $$SELECT compute.heartbeat(t.id('hb %1$s'), 1)$$),
     (6, 'finish_job', $$SELECT compute.finish_job(t.id('fin %1$s'), 'complete', NULL, 1)$$),
+    (6, 'finish_jobs', $$SELECT compute.finish_jobs(ARRAY[t.id('fins %1$s')], 'complete', ARRAY[1])$$),
     (7, 'expire', $$SELECT compute.expire()$$),
     (8, 'expire_job', $$SELECT compute.expire_job(t.id('exp %1$s'))$$),
     (9, 'requeue_stale()', $$SELECT compute.requeue_stale()$$),

@@ -388,3 +388,21 @@ TEST(UnknownJob, IsNoJobNamingTheJob) {
 
 } // namespace
 } // namespace compute
+
+namespace compute {
+namespace {
+
+TEST(Batch, ShapesAndLengths) {
+	EXPECT_FALSE(CheckBatch(1, 10, std::nullopt, 0).has_value());
+	EXPECT_FALSE(CheckBatch(0, 0, std::nullopt, 0).has_value());
+	EXPECT_FALSE(CheckBatch(1, 3, 1, 3).has_value());
+	Check mismatch = CheckBatch(1, 3, 1, 2);
+	ASSERT_TRUE(mismatch.has_value());
+	EXPECT_EQ(mismatch->code, Code::BadParam);
+	EXPECT_EQ(mismatch->message, "attempts has 2 elements, job_ids 3");
+	ASSERT_TRUE(CheckBatch(2, 4, std::nullopt, 0).has_value());
+	ASSERT_TRUE(CheckBatch(1, 4, 2, 4).has_value());
+}
+
+} // namespace
+} // namespace compute
