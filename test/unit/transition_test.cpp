@@ -8,33 +8,13 @@
 #include <vector>
 
 #include "core/errors.hpp"
-#include "print.hpp"
+#include "support.hpp"
 #include "core/status.hpp"
 #include "core/transition.hpp"
 
 namespace compute {
 
-
 namespace {
-
-// The job id 00 01 02 ... 0f, and how messages print it.
-const std::string kJobId = {'\x00', '\x01', '\x02', '\x03', '\x04', '\x05', '\x06', '\x07',
-                            '\x08', '\x09', '\x0a', '\x0b', '\x0c', '\x0d', '\x0e', '\x0f'};
-const std::string kJobHex = "000102030405060708090a0b0c0d0e0f";
-
-// The message style of STYLE.md section 3: one line, lower case, no trailing
-// period; the detail is empty or a full sentence.
-void
-ExpectWellFormed(const Error &error) {
-	ASSERT_FALSE(error.message.empty());
-	EXPECT_FALSE(error.message.front() >= 'A' && error.message.front() <= 'Z') << error.message;
-	EXPECT_NE(error.message.back(), '.') << error.message;
-	EXPECT_EQ(error.message.find('\n'), std::string::npos) << error.message;
-	if (!error.detail.empty()) {
-		EXPECT_TRUE(error.detail.front() >= 'A' && error.detail.front() <= 'Z') << error.detail;
-		EXPECT_EQ(error.detail.back(), '.') << error.detail;
-	}
-}
 
 std::string
 Quoted(std::string_view text) {
