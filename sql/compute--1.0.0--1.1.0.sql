@@ -97,13 +97,15 @@ BEGIN
                END AS new_function,
                CASE WHEN acl.grantee = 0 THEN 'PUBLIC'
                     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(acl.grantee))
-               END AS grantee
+               END AS grantee,
+               CASE WHEN acl.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS grant_option
           FROM pg_catalog.pg_proc old, pg_catalog.aclexplode(old.proacl) acl
          WHERE old.oid IN ('compute.grab_job(text, int)'::pg_catalog.regprocedure,
                            'compute.finish_job(bytea, text, text[])'::pg_catalog.regprocedure)
            AND acl.privilege_type = 'EXECUTE' AND acl.grantee <> old.proowner
     LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', grant_row.new_function, grant_row.grantee);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', grant_row.new_function, grant_row.grantee,
+                                  grant_row.grant_option);
     END LOOP;
 END $$;
 DROP FUNCTION compute.grab_job(text, int);

@@ -25,4 +25,12 @@ UnknownJob(std::string_view job_id) {
 	return Error {Code::NoJob, "job " + Hex(job_id) + " does not exist", ""};
 }
 
+Check
+ForJob(std::string_view job_id, Check check) {
+	if (check && check->message.rfind("job ", 0) != 0) {
+		check->message = "job " + Hex(job_id) + ": " + check->message;
+	}
+	return check;
+}
+
 } // namespace compute

@@ -36,4 +36,9 @@ Hex(std::string_view bytes, std::size_t max_bytes = 32);
 Error
 UnknownJob(std::string_view job_id);
 
+// The error of `check`, if any, made to name the job: every message of a
+// function that was given a job id names it (SPEC section 5).
+Check
+ForJob(std::string_view job_id, Check check);
+
 } // namespace compute

@@ -33,16 +33,23 @@ CheckFence(std::string_view job_id, Status status, std::int64_t current, std::in
 
 Error
 LeaseLostDeleted(std::string_view job_id, std::int64_t claimed) {
-	return Error {Code::BadTransition, LostMessage(job_id, claimed), "The job was deleted."};
+	// An unknown job is P0002 wherever a job is required, token or not.
+	return Error {Code::NoJob, "job " + Hex(job_id) + " does not exist",
+	              "The lease of attempt " + std::to_string(claimed) + " is lost with it: the job was deleted, or never existed."};
 }
 
 Check
-CheckLeaseLength(std::string_view name, bool is_null, bool positive) {
+CheckLeaseLength(std::string_view name, bool is_null, bool positive, bool too_long, int max_years) {
 	if (is_null) {
 		return Error {Code::NullValue, std::string(name) + " must not be NULL", ""};
 	}
+	if (too_long) {
+		return Error {Code::BadParam, std::string(name) + " is too long",
+		              "A lease is at most " + std::to_string(max_years) + " years in each of its parts."};
+	}
 	if (!positive) {
-		return Error {Code::BadParam, std::string(name) + " must be positive", ""};
+		return Error {Code::BadParam, std::string(name) + " must be positive",
+		              "A lease must end after it starts (months count as calendar months)."};
 	}
 	return std::nullopt;
 }

@@ -33,13 +33,15 @@ constexpr int kDefaultMaxAttempts = 5;
 Check
 CheckFence(std::string_view job_id, Status status, std::int64_t current, std::int64_t claimed);
 
-// The lease-lost error for a job that no longer exists.
+// The error of a token presented for a job that does not exist (any more):
+// P0002, like every unknown job, saying the lease is lost with it.
 Error
 LeaseLostDeleted(std::string_view job_id, std::int64_t claimed);
 
-// A lease length or extension (`name`): not NULL, greater than zero.
+// A lease length or extension (`name`): not NULL, ending after it starts,
+// not too long (more than `max_years` in any part).
 Check
-CheckLeaseLength(std::string_view name, bool is_null, bool positive);
+CheckLeaseLength(std::string_view name, bool is_null, bool positive, bool too_long = false, int max_years = 0);
 
 // An error text passed to finish_job: only with status failed.
 Check

@@ -17,6 +17,7 @@ MarkRead
 ReadMark(const QueueMark &entry, std::int64_t now) noexcept {
 	MarkRead read {};
 	read.generation = entry.generation;
+	read.recorded = entry.recorded;
 	read.from_mark = entry.valid && now - entry.last_full_scan < kRescanMicros;
 	if (read.from_mark) {
 		read.mark = entry.mark;
@@ -29,10 +30,23 @@ AdvanceMark(QueueMark &entry, const MarkRead &read, const Position &last, std::i
 	if (entry.generation != read.generation) {
 		return; // invalidated (or the slot reused) since the grab read it
 	}
+	// A queued row recorded since the read, at or before the last job
+	// taken, may have been passed unseen (not yet committed, or locked).
+	if (entry.recorded - read.recorded > kRecentPositions) {
+		Invalidate(entry);
+		return;
+	}
+	for (std::uint64_t n = read.recorded + 1; n <= entry.recorded; n++) {
+		if (ComparePositions(entry.recent[n % kRecentPositions], last) <= 0) {
+			Invalidate(entry);
+			return;
+		}
+	}
 	if (!read.from_mark) {
 		entry.last_full_scan = now;
 		entry.mark = last;
 		entry.valid = true;
+		entry.generation++; // grabs that read the old mark must not move this one
 	} else if (entry.valid && ComparePositions(last, entry.mark) > 0) {
 		entry.mark = last;
 	}
@@ -40,6 +54,8 @@ AdvanceMark(QueueMark &entry, const MarkRead &read, const Position &last, std::i
 
 void
 InvalidateIfBehind(QueueMark &entry, const Position &position) noexcept {
+	entry.recorded++;
+	entry.recent[entry.recorded % kRecentPositions] = position;
 	if (entry.valid && ComparePositions(position, entry.mark) <= 0) {
 		Invalidate(entry);
 	}
@@ -52,11 +68,14 @@ Invalidate(QueueMark &entry) noexcept {
 }
 
 QueueMark *
-FindMark(QueueMark *slots, std::size_t count, std::string_view queue, bool claim) noexcept {
+FindMark(QueueMark *slots, std::size_t count, std::string_view queue, bool claim, std::uint32_t database) noexcept {
 	if (queue.size() > kMarkQueueBytes || count == 0) {
 		return nullptr;
 	}
-	std::uint64_t hash = 1469598103934665603ull; // FNV-1a
+	std::uint64_t hash = 1469598103934665603ull; // FNV-1a of the database's 4 bytes, then the name
+	for (int shift = 0; shift < 32; shift += 8) {
+		hash = (hash ^ ((database >> shift) & 0xffu)) * 1099511628211ull;
+	}
 	for (char c : queue) {
 		hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
 	}
@@ -64,7 +83,8 @@ FindMark(QueueMark *slots, std::size_t count, std::string_view queue, bool claim
 	QueueMark *target = &slots[home];
 	for (std::size_t i = 0; i < 8 && i < count; i++) {
 		QueueMark &slot = slots[(home + i) % count];
-		if (slot.used && slot.queue_len == queue.size() && std::memcmp(slot.queue, queue.data(), queue.size()) == 0) {
+		if (slot.used && slot.database == database && slot.queue_len == queue.size() &&
+		    std::memcmp(slot.queue, queue.data(), queue.size()) == 0) {
 			return &slot;
 		}
 		if (!slot.used) {
@@ -81,6 +101,7 @@ FindMark(QueueMark *slots, std::size_t count, std::string_view queue, bool claim
 	std::uint64_t generation = target->generation + 1;
 	*target = QueueMark {};
 	target->used = true;
+	target->database = database;
 	target->generation = generation;
 	target->queue_len = static_cast<std::uint8_t>(queue.size());
 	std::memcpy(target->queue, queue.data(), queue.size());

@@ -30,7 +30,7 @@ WhyNot(std::optional<Status> from, Status to) {
 	case Status::Failed:
 		return "Only an in-progress job can finish.";
 	case Status::Expired:
-		return "Only a queued, in-progress or complete job can expire.";
+		return "An expired job is expired already.";
 	}
 	return "";
 }
@@ -54,7 +54,7 @@ TransitionAllowed(std::optional<Status> from, Status to) {
 	case Status::Failed:
 		return *from == Status::InProgress;
 	case Status::Expired:
-		return *from == Status::Queued || *from == Status::InProgress || *from == Status::Complete;
+		return *from != Status::Expired; // 1.2.0: failed jobs too (the platform's expireJob)
 	}
 	return false;
 }
@@ -125,10 +125,11 @@ CheckConsistent(std::string_view job_id, Status status, RunFields fields) {
 			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job must have a grabbed time",
 			              "grabbed is set when a job enters in-progress."};
 		}
-		broken = fields.finished ? "a finished time" : fields.output_files ? "output files" : nullptr;
-		if (broken) {
-			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job cannot have " + broken,
-			              "A job gets them when it finishes."};
+		// Output files may be recorded while the job runs (1.2.0): the
+		// platform writes them before it marks the job finished.
+		if (fields.finished) {
+			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job cannot have a finished time",
+			              "A job gets it when it finishes."};
 		}
 		break;
 	case Status::Complete:
@@ -154,6 +155,14 @@ CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_change
 	const char *column = job_id_changed ? "job_id" : "created";
 	return Error {Code::BadTransition, "job " + Hex(job_id) + " cannot change its " + column,
 	              "A job keeps its job_id and its created time for ever; resubmitting keeps its place."};
+}
+
+Error
+TriggerAfterCheck(std::string_view other, std::string_view self) {
+	return Error {Code::BadTransition,
+	              "trigger " + Quoted(other) + " on compute.jobs would fire after the transition check " + Quoted(self),
+	              "A BEFORE ROW trigger that fires after the check could change the row after it was checked.",
+	              "Drop the trigger, or rename it to sort before " + Quoted(self) + " (triggers fire in name order)."};
 }
 
 } // namespace compute

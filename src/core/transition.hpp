@@ -44,7 +44,7 @@ CheckStatusValue(std::string_view job_id, std::string_view text, Status *out);
 
 // Checks that a row is consistent with its status, after any write: a
 // queued job has no grabbed, finished or output_files; an in-progress job
-// has grabbed and no finished or output_files; a complete or failed job has
+// has grabbed and no finished (output_files it may have: 1.2.0); a complete or failed job has
 // grabbed and finished. (An expired job keeps whatever it had.)
 struct RunFields {
 	bool grabbed, finished, output_files; // whether each is set (not NULL)
@@ -55,5 +55,11 @@ CheckConsistent(std::string_view job_id, Status status, RunFields fields);
 // Checks that a write leaves job_id and created alone (they never change).
 Check
 CheckImmutable(std::string_view job_id, bool job_id_changed, bool created_changed);
+
+// The error of a write to a table where another BEFORE ROW trigger
+// (`other`) fires after the check (`self`): it could change the row after
+// the check, so the write is refused.
+Error
+TriggerAfterCheck(std::string_view other, std::string_view self);
 
 } // namespace compute

@@ -26,6 +26,17 @@ using compute::pg::Statement;
 
 namespace {
 
+// CoreCheck of a function that was given a job: the error names it.
+template <typename F>
+void
+JobCheck(const Bytes *job, F &&core) {
+	if (job == nullptr) {
+		CoreCheck(core);
+	} else {
+		CoreCheck([&] { return compute::ForJob(job->ViewOrEmpty(), core()); });
+	}
+}
+
 Bytes
 JobIdArg(FunctionCallInfo fcinfo, int n) {
 	Bytes id = ArgBytes(fcinfo, n);
@@ -34,24 +45,24 @@ JobIdArg(FunctionCallInfo fcinfo, int n) {
 }
 
 Bytes
-QueueArg(FunctionCallInfo fcinfo, int n) {
+QueueArg(FunctionCallInfo fcinfo, int n, const Bytes *job = nullptr) {
 	Bytes queue = ArgBytes(fcinfo, n);
 	size_t chars = queue.null ? 0 : static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
-	CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
+	JobCheck(job, [&] { return compute::CheckQueue(queue.View(), chars); });
 	return queue;
 }
 
 // A text[] of file names: one dimension, no NULL or empty element; NULL as a
 // whole only where `nullable`.
 void
-CheckFilesArg(FunctionCallInfo fcinfo, int n, const char *column, bool nullable) {
+CheckFilesArg(FunctionCallInfo fcinfo, int n, const char *column, bool nullable, const Bytes *job) {
 	if (PG_ARGISNULL(n)) {
-		CoreCheck([&] { return compute::CheckNotNull(column, !nullable); });
+		JobCheck(job, [&] { return compute::CheckNotNull(column, !nullable); });
 		return;
 	}
 	ArrayType *files = PG_GETARG_ARRAYTYPE_P(n);
 	int ndim = ARR_NDIM(files);
-	CoreCheck([&] { return compute::CheckFileArrayShape(column, ndim); });
+	JobCheck(job, [&] { return compute::CheckFileArrayShape(column, ndim); });
 
 	Datum *elems;
 	bool *nulls;
@@ -59,7 +70,7 @@ CheckFilesArg(FunctionCallInfo fcinfo, int n, const char *column, bool nullable)
 	deconstruct_array(files, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
 	for (int i = 0; i < count; i++) {
 		Bytes name = compute::pg::BytesOf(elems[i], nulls[i]);
-		CoreCheck([&] { return compute::CheckFileName(column, static_cast<size_t>(i) + 1, name.View()); });
+		JobCheck(job, [&] { return compute::CheckFileName(column, static_cast<size_t>(i) + 1, name.View()); });
 	}
 }
 
@@ -90,13 +101,17 @@ OlderThanArg(FunctionCallInfo fcinfo, int n, const char *name) {
 
 // A lease length: not NULL (unless `nullable`), greater than zero.
 void
-CheckLeaseArg(FunctionCallInfo fcinfo, int n, const char *name, bool nullable) {
+CheckLeaseArg(FunctionCallInfo fcinfo, int n, const char *name, bool nullable, const Bytes *job = nullptr) {
 	bool is_null = PG_ARGISNULL(n);
 	if (is_null && nullable) {
 		return;
 	}
-	bool positive = !is_null && IntervalSign(PG_GETARG_DATUM(n)) > 0;
-	CoreCheck([&] { return compute::CheckLeaseLength(name, is_null, positive); });
+	compute::pg::LeaseFit fit = is_null ? compute::pg::LeaseFit::Ok
+	                                    : compute::pg::FitLease(GetCurrentTransactionStartTimestamp(), PG_GETARG_DATUM(n));
+	JobCheck(job, [&] {
+		return compute::CheckLeaseLength(name, is_null, fit != compute::pg::LeaseFit::NotPositive,
+		                                 fit == compute::pg::LeaseFit::TooLong, compute::pg::kMaxLeaseYears);
+	});
 }
 
 [[noreturn]] void
@@ -189,9 +204,9 @@ PG_FUNCTION_INFO_V1(compute_queue_marks);
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
 compute_submit_job(PG_FUNCTION_ARGS) {
-	JobIdArg(fcinfo, 0);
-	QueueArg(fcinfo, 1);
-	CheckFilesArg(fcinfo, 3, "input_files", false);
+	Bytes id = JobIdArg(fcinfo, 0);
+	QueueArg(fcinfo, 1, &id);
+	CheckFilesArg(fcinfo, 3, "input_files", false, &id);
 
 	Datum args[4] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
 	                 PG_GETARG_DATUM(3)};
@@ -281,8 +296,8 @@ compute_finish_job(PG_FUNCTION_ARGS) {
 	Bytes id = JobIdArg(fcinfo, 0);
 	Bytes status = ArgBytes(fcinfo, 1);
 	compute::Status finished_as;
-	CoreCheck([&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
-	CheckFilesArg(fcinfo, 2, "output_files", true);
+	JobCheck(&id, [&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
+	CheckFilesArg(fcinfo, 2, "output_files", true, &id);
 	bool fenced = with_lease && !PG_ARGISNULL(3);
 	int32 attempt = fenced ? PG_GETARG_INT32(3) : 0;
 	bool has_error = with_lease && !PG_ARGISNULL(4);
@@ -320,7 +335,8 @@ compute_finish_jobs(PG_FUNCTION_ARGS) {
 	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
 	Bytes status = ArgBytes(fcinfo, 1);
 	compute::Status finished_as;
-	CoreCheck([&] { return compute::CheckFinishStatus(first.ViewOrEmpty(), status.View(), &finished_as); });
+	JobCheck(count > 0 ? &first : nullptr,
+	         [&] { return compute::CheckFinishStatus(first.ViewOrEmpty(), status.View(), &finished_as); });
 	bool fenced = !PG_ARGISNULL(2);
 	ArrayType *attempts = fenced ? PG_GETARG_ARRAYTYPE_P(2) : nullptr;
 	int32 *attempt_values = nullptr;
@@ -332,7 +348,8 @@ compute_finish_jobs(PG_FUNCTION_ARGS) {
 		attempt_values = static_cast<int32 *>(palloc(sizeof(int32) * (attempt_count + 1)));
 		for (int i = 0; i < attempt_count; i++) {
 			bool null = nulls[i];
-			CoreCheck([&] { return compute::CheckNotNull("an element of attempts", null); });
+			Bytes job = i < count ? compute::pg::BytesOf(id_elems[i], false) : first;
+			JobCheck(count > 0 ? &job : nullptr, [&] { return compute::CheckNotNull("an element of attempts", null); });
 			attempt_values[i] = DatumGetInt32(elems[i]);
 		}
 	}
@@ -376,7 +393,19 @@ compute_finish_jobs(PG_FUNCTION_ARGS) {
 		RaiseUnknownJob(id);
 	}
 	if (finished < static_cast<uint64>(count)) {
-		CoreCheck([&] { return compute::Check(compute::DuplicateInBatch()); });
+		// Every job exists and none refused: one is named twice.
+		char twice[16];
+		bool found_twice = false;
+		SPI_connect();
+		if (Execute(Statement::FirstDuplicate, args, nullptr) > 0) {
+			bool isnull;
+			Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
+			memcpy(twice, id.data, sizeof(twice));
+			found_twice = true;
+		}
+		SPI_finish();
+		Bytes id = {twice, sizeof(twice), !found_twice};
+		JobCheck(found_twice ? &id : nullptr, [&] { return compute::Check(compute::DuplicateInBatch()); });
 	}
 	PG_RETURN_INT64(static_cast<int64>(finished));
 }
@@ -386,8 +415,8 @@ Datum
 compute_heartbeat(PG_FUNCTION_ARGS) {
 	Bytes id = JobIdArg(fcinfo, 0);
 	bool attempt_null = PG_ARGISNULL(1);
-	CoreCheck([&] { return compute::CheckNotNull("attempt", attempt_null); });
-	CheckLeaseArg(fcinfo, 2, "extend", true);
+	JobCheck(&id, [&] { return compute::CheckNotNull("attempt", attempt_null); });
+	CheckLeaseArg(fcinfo, 2, "extend", true, &id);
 	int32 attempt = PG_GETARG_INT32(1);
 
 	Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));

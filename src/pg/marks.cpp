@@ -1,14 +1,17 @@
 // Shared-memory queue marks and the transaction callbacks that keep them
 // honest. See src/core/queue_mark.hpp for the rule; this file holds the
-// lock, the shared memory, and the per-transaction lists of what to
-// invalidate when the transaction ends.
+// lock, the shared memory, the per-transaction lists of what to record when
+// the transaction ends, and the table of prepared transactions that wrote
+// queued rows.
 
 #include "pg/marks.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 }
 
@@ -23,20 +26,45 @@ namespace {
 constexpr size_t kSlots = 256;
 constexpr int kNotes = 16;
 
-QueueMark *slots = nullptr; // in shared memory
+// A prepared transaction that wrote or locked queued rows: until it ends
+// (COMMIT or ROLLBACK PREPARED, perhaps in another backend), grabs of its
+// queue neither use nor move the mark; once it has ended, the mark is
+// invalidated. `all_queues` when it touched more than one queue.
+struct Prepared {
+	TransactionId xid; // InvalidTransactionId: a free entry
+	Oid database;
+	bool all_queues;
+	uint8 queue_len;
+	char queue[kMarkQueueBytes];
+};
+
+struct Shared {
+	int prepared_count; // entries of `prepared` (max_prepared_xacts)
+	QueueMark slots[kSlots];
+	Prepared prepared[FLEXIBLE_ARRAY_MEMBER];
+};
+
+Shared *shared = nullptr; // in shared memory
+QueueMark *slots = nullptr;
 LWLock *lock = nullptr;
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
-// What this backend's open transaction must do when it ends. When a list
-// overflows, every mark is invalidated instead.
+// What this backend's open transaction must record when it ends, per queue,
+// as the earliest position: `queued_notes`, rows it leaves queued (recorded
+// at commit); `locked_notes`, rows that were queued and that it locked or
+// wrote (recorded at abort: they are queued again); `grab_notes`, queues it
+// grabbed from (invalidated at abort). When a list overflows, every mark of
+// the database is invalidated instead.
 struct Note {
 	uint8 len;
 	char queue[kMarkQueueBytes];
-	Position position; // the earliest queued row written (queued notes)
+	Position position;
 };
 Note queued_notes[kNotes];
 int queued_count = 0;
+Note locked_notes[kNotes];
+int locked_count = 0;
 Note grab_notes[kNotes];
 int grab_count = 0;
 bool overflow = false;
@@ -44,6 +72,11 @@ bool overflow = false;
 bool
 Available() {
 	return slots != nullptr && queue_marks_enabled;
+}
+
+Size
+SharedSize() {
+	return add_size(offsetof(Shared, prepared), mul_size(sizeof(Prepared), Max(max_prepared_xacts, 1)));
 }
 
 Note *
@@ -66,11 +99,19 @@ FindNote(Note *notes, int &count, const char *queue, size_t len) {
 }
 
 void
+NotePosition(Note *notes, int &count, const char *queue, size_t len, const Position &position) {
+	Note *note = FindNote(notes, count, queue, len);
+	if (note != nullptr && ComparePositions(position, note->position) < 0) {
+		note->position = position;
+	}
+}
+
+void
 RequestShmem() {
 	if (previous_request_hook) {
 		previous_request_hook();
 	}
-	RequestAddinShmemSpace(sizeof(QueueMark) * kSlots);
+	RequestAddinShmemSpace(SharedSize());
 	RequestNamedLWLockTranche("compute", 1);
 }
 
@@ -81,41 +122,139 @@ StartupShmem() {
 	}
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	bool found;
-	slots = static_cast<QueueMark *>(ShmemInitStruct("compute queue marks", sizeof(QueueMark) * kSlots, &found));
+	shared = static_cast<Shared *>(ShmemInitStruct("compute queue marks", SharedSize(), &found));
 	if (!found) {
-		memset(slots, 0, sizeof(QueueMark) * kSlots);
+		memset(shared, 0, SharedSize());
+		shared->prepared_count = Max(max_prepared_xacts, 1);
 	}
+	slots = shared->slots;
 	lock = &GetNamedLWLockTranche("compute")->lock;
 	LWLockRelease(AddinShmemInitLock);
 }
 
-// Applies this transaction's notes: always those of queued rows, those of
-// grabs when the grabs are undone (`undone`).
+QueueMark *
+MarkOf(const char *queue, size_t len, bool claim) {
+	return FindMark(slots, kSlots, {queue, len}, claim, MyDatabaseId);
+}
+
+void
+InvalidateDatabase() {
+	for (size_t i = 0; i < kSlots; i++) {
+		if (slots[i].used && slots[i].database == MyDatabaseId) {
+			Invalidate(slots[i]);
+		}
+	}
+}
+
+void
+RecordNotes(const Note *notes, int count) {
+	for (int i = 0; i < count; i++) {
+		if (QueueMark *entry = MarkOf(notes[i].queue, notes[i].len, false)) {
+			InvalidateIfBehind(*entry, notes[i].position);
+		}
+	}
+}
+
+// Applies this transaction's notes as it ends: committed (`undone` false)
+// or rolled back (true, also for a rolled-back savepoint).
 void
 ApplyNotes(bool undone) {
-	if (queued_count == 0 && grab_count == 0 && !overflow) {
+	if (queued_count == 0 && locked_count == 0 && grab_count == 0 && !overflow) {
 		return;
 	}
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	if (overflow) {
-		for (size_t i = 0; i < kSlots; i++) {
-			Invalidate(slots[i]);
-		}
-	} else {
-		for (int i = 0; i < queued_count; i++) {
-			Note &note = queued_notes[i];
-			if (QueueMark *entry = FindMark(slots, kSlots, {note.queue, note.len}, false)) {
-				InvalidateIfBehind(*entry, note.position);
-			}
-		}
-		for (int i = 0; undone && i < grab_count; i++) {
-			Note &note = grab_notes[i];
-			if (QueueMark *entry = FindMark(slots, kSlots, {note.queue, note.len}, false)) {
+		InvalidateDatabase();
+	} else if (undone) {
+		RecordNotes(locked_notes, locked_count);
+		for (int i = 0; i < grab_count; i++) {
+			if (QueueMark *entry = MarkOf(grab_notes[i].queue, grab_notes[i].len, false)) {
 				Invalidate(*entry);
 			}
 		}
+	} else {
+		RecordNotes(queued_notes, queued_count);
 	}
 	LWLockRelease(lock);
+}
+
+// Before PREPARE TRANSACTION: the rows this transaction touched become
+// queued (or visible) when it ends, perhaps in another backend; remember it.
+void
+RememberPrepared() {
+	TransactionId xid = GetTopTransactionIdIfAny();
+	if ((queued_count == 0 && locked_count == 0 && grab_count == 0 && !overflow) || !TransactionIdIsValid(xid)) {
+		return;
+	}
+	const Note *only = nullptr;
+	bool all_queues = overflow;
+	for (const Note *notes : {queued_notes, locked_notes, grab_notes}) {
+		int count = notes == queued_notes ? queued_count : notes == locked_notes ? locked_count : grab_count;
+		for (int i = 0; i < count; i++) {
+			if (only == nullptr) {
+				only = &notes[i];
+			} else if (only->len != notes[i].len || memcmp(only->queue, notes[i].queue, only->len) != 0) {
+				all_queues = true;
+			}
+		}
+	}
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->prepared_count; i++) {
+		Prepared &entry = shared->prepared[i];
+		if (!TransactionIdIsValid(entry.xid)) {
+			entry.xid = xid;
+			entry.database = MyDatabaseId;
+			entry.all_queues = all_queues || only == nullptr;
+			entry.queue_len = only == nullptr ? 0 : only->len;
+			if (only != nullptr) {
+				memcpy(entry.queue, only->queue, only->len);
+			}
+			break;
+		}
+	}
+	// (No free entry cannot happen: at most max_prepared_xacts transactions
+	// are prepared at once, and an ended one's entry is freed below before
+	// another could need it, or is harmlessly reused: see PreparedBlocks.)
+	LWLockRelease(lock);
+}
+
+// Whether a prepared transaction that touched `queue` is still open: then
+// the grab neither uses nor moves the mark. Prepared transactions that have
+// ended are forgotten here, their queues' marks invalidated.
+bool
+PreparedBlocks(const char *queue, size_t len) {
+	if (max_prepared_xacts == 0) {
+		return false;
+	}
+	bool blocks = false;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared->prepared_count; i++) {
+		Prepared &entry = shared->prepared[i];
+		if (!TransactionIdIsValid(entry.xid) || entry.database != MyDatabaseId ||
+		    !(entry.all_queues || (entry.queue_len == len && memcmp(entry.queue, queue, len) == 0))) {
+			continue;
+		}
+		if (TransactionIdIsInProgress(entry.xid)) {
+			blocks = true;
+			continue;
+		}
+		if (entry.all_queues) {
+			InvalidateDatabase();
+		} else if (QueueMark *mark = MarkOf(entry.queue, entry.queue_len, false)) {
+			Invalidate(*mark);
+		}
+		entry.xid = InvalidTransactionId;
+	}
+	LWLockRelease(lock);
+	return blocks;
+}
+
+void
+Forget() {
+	queued_count = 0;
+	locked_count = 0;
+	grab_count = 0;
+	overflow = false;
 }
 
 void
@@ -130,21 +269,24 @@ OnXactEvent(XactEvent event, void *) {
 		break;
 	case XACT_EVENT_ABORT:
 	case XACT_EVENT_PARALLEL_ABORT:
-	case XACT_EVENT_PREPARE: // decided later, perhaps elsewhere: assume undone
 		ApplyNotes(true);
 		break;
+	case XACT_EVENT_PRE_PREPARE:
+		RememberPrepared();
+		return; // PREPARE itself follows
+	case XACT_EVENT_PREPARE:
+		break; // remembered: nothing to apply now
 	default:
 		return;
 	}
-	queued_count = 0;
-	grab_count = 0;
-	overflow = false;
+	Forget();
 }
 
 void
 OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-	// Grabs undone by a rolled-back savepoint put their jobs back now.
-	if (slots != nullptr && event == SUBXACT_EVENT_ABORT_SUB && grab_count > 0) {
+	// Rows locked or grabbed in a rolled-back savepoint are queued again now
+	// (conservatively, this records those of the whole transaction so far).
+	if (slots != nullptr && event == SUBXACT_EVENT_ABORT_SUB && (grab_count > 0 || locked_count > 0)) {
 		ApplyNotes(true);
 	}
 }
@@ -168,17 +310,29 @@ ReadQueueMark(const char *queue, size_t len, MarkRead *read) {
 	if (!Available()) {
 		return false;
 	}
+	if (PreparedBlocks(queue, len)) {
+		return false; // a full scan that sets no mark
+	}
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	QueueMark *entry = FindMark(slots, kSlots, {queue, len}, true);
+	QueueMark *entry = MarkOf(queue, len, true);
 	if (entry != nullptr) {
 		*read = ReadMark(*entry, now);
 	}
 	LWLockRelease(lock);
-	if (entry != nullptr && read->from_mark) {
+	if (entry == nullptr) {
+		return false;
+	}
+	if (IsolationUsesXactSnapshot()) {
+		// The grab sees the transaction's snapshot, older than the mark:
+		// rows committed since are invisible to it. Scan from the head and
+		// set nothing.
+		return false;
+	}
+	if (read->from_mark) {
 		// This transaction's own queued rows are visible to it before they
-		// invalidate the mark for others (at commit): scan from the head if
-		// one lies behind the mark.
+		// are recorded for others (at commit): scan from the head if one lies
+		// behind the mark.
 		for (int i = 0; i < queued_count; i++) {
 			const Note &note = queued_notes[i];
 			if (note.len == len && memcmp(note.queue, queue, len) == 0 &&
@@ -190,7 +344,7 @@ ReadQueueMark(const char *queue, size_t len, MarkRead *read) {
 			read->from_mark = false;
 		}
 	}
-	return entry != nullptr;
+	return true;
 }
 
 void
@@ -201,7 +355,7 @@ AdvanceQueueMark(const char *queue, size_t len, const MarkRead &read, const Posi
 	FindNote(grab_notes, grab_count, queue, len);
 	TimestampTz now = GetCurrentTimestamp();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	if (QueueMark *entry = FindMark(slots, kSlots, {queue, len}, false)) {
+	if (QueueMark *entry = MarkOf(queue, len, false)) {
 		AdvanceMark(*entry, read, last, now);
 	}
 	LWLockRelease(lock);
@@ -209,12 +363,15 @@ AdvanceQueueMark(const char *queue, size_t len, const MarkRead &read, const Posi
 
 void
 NoteQueuedRow(const char *queue, size_t len, const Position &position) {
-	if (slots == nullptr) {
-		return;
+	if (slots != nullptr) {
+		NotePosition(queued_notes, queued_count, queue, len, position);
 	}
-	Note *note = FindNote(queued_notes, queued_count, queue, len);
-	if (note != nullptr && ComparePositions(position, note->position) < 0) {
-		note->position = position;
+}
+
+void
+NoteLockedQueuedRow(const char *queue, size_t len, const Position &position) {
+	if (slots != nullptr) {
+		NotePosition(locked_notes, locked_count, queue, len, position);
 	}
 }
 
@@ -231,7 +388,7 @@ CopyMarks(QueueMark *out) {
 	size_t copied = 0;
 	LWLockAcquire(lock, LW_SHARED);
 	for (size_t i = 0; i < kSlots; i++) {
-		if (slots[i].used) {
+		if (slots[i].used && slots[i].database == MyDatabaseId) {
 			out[copied++] = slots[i];
 		}
 	}

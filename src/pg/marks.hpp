@@ -18,7 +18,8 @@ extern bool queue_marks_enabled;
 void
 InitMarks();
 
-// The mark of `queue` for a grab; false when there are no marks.
+// The mark of `queue` (in this database) for a grab; false when there are
+// no marks, or when this grab must neither use nor set one.
 bool
 ReadQueueMark(const char *queue, size_t len, MarkRead *read);
 
@@ -27,11 +28,17 @@ ReadQueueMark(const char *queue, size_t len, MarkRead *read);
 void
 AdvanceQueueMark(const char *queue, size_t len, const MarkRead &read, const Position &last);
 
-// From the trigger: this transaction wrote a queued row at `position`.
+// From the trigger: this transaction wrote a queued row at `position`
+// (recorded at commit).
 void
 NoteQueuedRow(const char *queue, size_t len, const Position &position);
 
-// Copies the used slots, for compute._queue_marks(); returns how many (0
+// From the trigger: this transaction locked (wrote) a row that was queued at
+// `position` (recorded if the transaction or a savepoint rolls back).
+void
+NoteLockedQueuedRow(const char *queue, size_t len, const Position &position);
+
+// Copies the used slots of this database, for compute._queue_marks(); returns how many (0
 // without marks). `out` has room for MarkSlots() entries.
 size_t
 CopyMarks(QueueMark *out);

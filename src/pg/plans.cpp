@@ -53,15 +53,20 @@ const PlanText kPlans[] = {
     {GRAB_STATEMENT(", lease = $3", " AND (created, job_id) > ($4, $5)"),
      5,
      {TEXTOID, INT8OID, INTERVALOID, TIMESTAMPTZOID, BYTEAOID}},
-    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3 WHERE j.job_id = $1 RETURNING j",
+    // Finish: a NULL output_files keeps those recorded while the job ran
+    // (1.2.0); an array replaces them.
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = COALESCE($3, j.output_files)"
+     " WHERE j.job_id = $1 RETURNING j",
      3,
      {BYTEAOID, TEXTOID, TEXTARRAYOID}},
-    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3, error = $4 WHERE j.job_id = $1 RETURNING j",
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = COALESCE($3, j.output_files), error = $4"
+     " WHERE j.job_id = $1 RETURNING j",
      4,
      {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID}},
     // FinishFenced names attempt: the trigger refuses it unless the job is
     // in-progress at exactly that attempt.
-    {"UPDATE compute.jobs AS j SET status = $2, output_files = $3, error = $4, attempt = $5"
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = COALESCE($3, j.output_files), error = $4,"
+     " attempt = $5"
      " WHERE j.job_id = $1 RETURNING j",
      5,
      {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID}},
@@ -77,10 +82,13 @@ const PlanText kPlans[] = {
      " WHERE NOT EXISTS (SELECT FROM compute.jobs WHERE job_id = id) LIMIT 1",
      1,
      {BYTEAARRAYOID}},
+    {"SELECT id FROM pg_catalog.unnest($1) AS id GROUP BY id HAVING pg_catalog.count(*) > 1 LIMIT 1",
+     1,
+     {BYTEAARRAYOID}},
     // Heartbeat: extends the lease by $3, else by the lease the job was
-    // grabbed with, else ($4) by the default lease; fenced by attempt.
+    // grabbed with (kept in j.lease: an explicit extension does not change
+    // it), else ($4) by the default lease; fenced by attempt.
     {"UPDATE compute.jobs AS j SET attempt = $2,"
-     " lease = COALESCE($3, j.lease, $4),"
      " lease_expires = pg_catalog.now() + COALESCE($3, j.lease, $4)"
      " WHERE j.job_id = $1 RETURNING j",
      4,

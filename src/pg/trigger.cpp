@@ -16,8 +16,19 @@
 // new submission. With a 1.0.0 table (no attempt column) it skips all that,
 // since one library serves every installed version.
 //
-// The check reads only the old and the new row, so it works the same on a
-// distributed table's shards.
+// From version 1.2.0 (the trigger is created with the argument 'retired'):
+// a new row's first token continues after the last one a deleted row of the
+// same job_id had handed out (compute.retired_attempts), so a token is never
+// handed out twice for one job id; the file-name rules of the functions hold
+// for plain SQL; a lease given by plain SQL must end after it starts. The
+// trigger fires ALWAYS: with session_replication_role = replica (a restore,
+// logical replication) it checks nothing but still notes queued rows for the
+// queue marks.
+//
+// The check reads only the old and the new row (and, for a new row, the
+// retired token of its job id), so it works the same on a distributed
+// table's shards. No BEFORE ROW trigger may fire after it (it would change
+// the row after the check): such a trigger makes every write fail.
 
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
@@ -36,7 +47,7 @@ namespace {
 // Attribute numbers of the columns the trigger reads or writes; the lease
 // columns are 0 on a 1.0.0 table.
 struct Columns {
-	int job_id, status, queue, created, grabbed, finished, output_files;
+	int job_id, status, queue, input_files, created, grabbed, finished, output_files;
 	int attempt, lease_expires, lease, lost_leases, error;
 };
 
@@ -58,6 +69,7 @@ ColumnsOf(TupleDesc desc) {
 	col.job_id = Column(desc, "job_id", true);
 	col.status = Column(desc, "status", true);
 	col.queue = Column(desc, "queue", true);
+	col.input_files = Column(desc, "input_files", true);
 	col.created = Column(desc, "created", true);
 	col.grabbed = Column(desc, "grabbed", true);
 	col.finished = Column(desc, "finished", true);
@@ -125,6 +137,141 @@ struct Changes {
 	}
 };
 
+// Refuses the write if an enabled BEFORE ROW INSERT/UPDATE trigger fires
+// after this one (triggers fire in name order): it could change the row
+// after the check.
+void
+CheckNoTriggerAfter(const TriggerData *trigger) {
+	const TriggerDesc *triggers = trigger->tg_relation->trigdesc;
+	bool after_self = false;
+	for (int i = 0; triggers != nullptr && i < triggers->numtriggers; i++) {
+		const Trigger &other = triggers->triggers[i];
+		if (other.tgoid == trigger->tg_trigger->tgoid) {
+			after_self = true;
+			continue;
+		}
+		if (after_self && other.tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(other.tgtype) &&
+		    TRIGGER_FOR_BEFORE(other.tgtype) &&
+		    (TRIGGER_FOR_INSERT(other.tgtype) || TRIGGER_FOR_UPDATE(other.tgtype))) {
+			const char *name = other.tgname;
+			const char *self = trigger->tg_trigger->tgname;
+			CoreCheck([&] { return compute::Check(compute::TriggerAfterCheck(name, self)); });
+		}
+	}
+}
+
+// The file-name rules of the functions (one dimension, no NULL or empty
+// name) for a file-name column written by plain SQL.
+void
+CheckFilesColumn(HeapTuple tuple, TupleDesc desc, int attnum, const char *column, const Bytes &id) {
+	bool isnull;
+	Datum value = heap_getattr(tuple, attnum, desc, &isnull);
+	if (isnull) {
+		return; // NOT NULL constraints are the table's
+	}
+	ArrayType *files = DatumGetArrayTypeP(value);
+	int ndim = ARR_NDIM(files);
+	CoreCheck([&] { return compute::ForJob(id.ViewOrEmpty(), compute::CheckFileArrayShape(column, ndim)); });
+	Datum *elems;
+	bool *nulls;
+	int count;
+	int16 typlen;
+	bool typbyval;
+	char typalign;
+	get_typlenbyvalalign(ARR_ELEMTYPE(files), &typlen, &typbyval, &typalign);
+	deconstruct_array(files, ARR_ELEMTYPE(files), typlen, typbyval, typalign, &elems, &nulls, &count);
+	for (int i = 0; i < count; i++) {
+		Bytes name = BytesOf(elems[i], nulls[i]);
+		CoreCheck([&] {
+			return compute::ForJob(id.ViewOrEmpty(),
+			                       compute::CheckFileName(column, static_cast<size_t>(i) + 1, name.View()));
+		});
+	}
+}
+
+// Runs the SPI work of `body` as the owner of `relation` (compute.jobs,
+// the extension's owner), as PostgreSQL's own RI triggers do: the writing
+// role needs no privilege on compute.retired_attempts. An error restores
+// the caller's role when its (sub)transaction aborts.
+template <typename F>
+void
+AsTableOwner(Relation relation, F &&body) {
+	Oid saved_user;
+	int saved_context;
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(relation->rd_rel->relowner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+	body();
+	SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+int32
+LookUpRetired(const Bytes &id) {
+	static SPIPlanPtr plan = nullptr;
+	SPI_connect();
+	if (plan == nullptr) {
+		Oid types[1] = {BYTEAOID};
+		SPIPlanPtr prepared = SPI_prepare_cursor("SELECT attempt FROM compute.retired_attempts WHERE job_id = $1", 1,
+		                                         types, CURSOR_OPT_GENERIC_PLAN);
+		if (prepared == nullptr || SPI_keepplan(prepared) != 0) {
+			elog(ERROR, "compute._jobs_guard: could not prepare the retired-token lookup");
+		}
+		plan = prepared;
+	}
+	bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + id.len));
+	SET_VARSIZE(key, VARHDRSZ + id.len);
+	memcpy(VARDATA(key), id.data, id.len);
+	Datum args[1] = {PointerGetDatum(key)};
+	int32 attempt = 0;
+	if (SPI_execute_plan(plan, args, nullptr, true, 1) == SPI_OK_SELECT && SPI_processed > 0) {
+		bool isnull;
+		Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		attempt = isnull ? 0 : DatumGetInt32(value);
+	}
+	SPI_finish();
+	return attempt;
+}
+
+// The last token a deleted row of this job id handed out (0 if none).
+int32
+RetiredAttempt(Relation relation, const Bytes &id) {
+	int32 attempt = 0;
+	AsTableOwner(relation, [&] { attempt = LookUpRetired(id); });
+	return attempt;
+}
+
+// Whether the trigger was created with the argument `arg`.
+bool
+HasArgument(const Trigger *trigger, const char *arg) {
+	for (int i = 0; i < trigger->tgnargs; i++) {
+		if (strcmp(trigger->tgargs[i], arg) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+// Notes a queued row for the queue marks (see marks.hpp): a row written as
+// queued, or (`locked`) the old version of a row this transaction locks.
+void
+NoteIfQueued(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, bool locked = false) {
+	Bytes status = Field(row, desc, col.status);
+	if (status.null || status.len != 6 || memcmp(status.data, "queued", 6) != 0) {
+		return;
+	}
+	bool isnull;
+	Bytes queue = Field(row, desc, col.queue);
+	TimestampTz created = DatumGetTimestampTz(heap_getattr(row, col.created, desc, &isnull));
+	if (queue.null || isnull || id.null) {
+		return;
+	}
+	compute::Position position = compute::pg::PositionOf(created, id.data, id.len);
+	if (locked) {
+		compute::pg::NoteLockedQueuedRow(queue.data, queue.len, position);
+	} else {
+		compute::pg::NoteQueuedRow(queue.data, queue.len, position);
+	}
+}
+
 } // namespace
 
 extern "C" {
@@ -155,6 +302,21 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	auto is_named = [&](int attnum) { return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, named); };
 
 	Bytes id = Field(new_row, desc, col.job_id);
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA) {
+		// A restore or a replication apply (the trigger fires ALWAYS from
+		// 1.2.0): rows as they were on the origin, unchecked; only the
+		// queue marks must learn of queued rows.
+		NoteIfQueued(new_row, desc, col, id);
+		return PointerGetDatum(new_row);
+	}
+	CheckNoTriggerAfter(trigger);
+	bool v12 = HasArgument(trigger->tg_trigger, "retired");
+	if (!inserting) {
+		// A queued row this transaction locks (and perhaps writes as
+		// something else): if the transaction rolls back, the row is queued
+		// again, perhaps behind the mark a grab set while it was locked.
+		NoteIfQueued(old_row, desc, col, id, true);
+	}
 	Bytes new_status = Field(new_row, desc, col.status);
 	bool transition = inserting;
 	compute::Status from = compute::Status::Queued;
@@ -215,7 +377,9 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	}
 	if (leases) {
 		if (inserting) {
-			changes.Set(col.attempt, Int32GetDatum(0), false);
+			// 1.2.0: tokens go on from where a deleted row of this job id
+			// left them, so that no token is handed out twice.
+			changes.Set(col.attempt, Int32GetDatum(v12 && !id.null ? RetiredAttempt(trigger->tg_relation, id) : 0), false);
 		}
 		if (new_submission) {
 			changes.Set(col.lost_leases, Int32GetDatum(0), false);
@@ -230,6 +394,15 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 			// The lease the UPDATE gave (grab_job names it), else the default.
 			bool lease_null;
 			Datum lease = heap_getattr(new_row, col.lease, desc, &lease_null);
+			if (!lease_null && is_named(col.lease)) {
+				compute::pg::LeaseFit fit = compute::pg::FitLease(GetCurrentTransactionStartTimestamp(), lease);
+				CoreCheck([&] {
+					return compute::ForJob(id.ViewOrEmpty(),
+					                       compute::CheckLeaseLength("lease", false, fit != compute::pg::LeaseFit::NotPositive,
+					                                                 fit == compute::pg::LeaseFit::TooLong,
+					                                                 compute::pg::kMaxLeaseYears));
+				});
+			}
 			if (lease_null || !is_named(col.lease)) {
 				Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));
 				fallback->time = compute::kDefaultLeaseSeconds * USECS_PER_SEC;
@@ -265,17 +438,86 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 			CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
 		}
 	}
-	if (to == compute::Status::Queued) {
-		// A queued row that a concurrent grab may have passed (it was locked
-		// or not yet visible): the queue's mark must not stay after it.
-		bool isnull;
-		Bytes queue = Field(new_row, desc, col.queue);
-		TimestampTz created = DatumGetTimestampTz(heap_getattr(new_row, col.created, desc, &isnull));
-		if (!queue.null && !isnull && !id.null) {
-			compute::pg::NoteQueuedRow(queue.data, queue.len, compute::pg::PositionOf(created, id.data, id.len));
+	if (v12) {
+		if (inserting || is_named(col.input_files)) {
+			CheckFilesColumn(new_row, desc, col.input_files, "input_files", id);
+		}
+		if (inserting || is_named(col.output_files)) {
+			CheckFilesColumn(new_row, desc, col.output_files, "output_files", id);
 		}
 	}
+	// A queued row that a concurrent grab may have passed (it was locked or
+	// not yet visible): the queue's mark must not stay after it.
+	NoteIfQueued(new_row, desc, col, id);
 	return PointerGetDatum(new_row);
 }
 
 } // extern "C"
+
+namespace {
+void
+RecordRetired(HeapTuple old_row, TupleDesc desc, const Columns &col, int32 attempt);
+} // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(compute_jobs_retire);
+
+// compute._jobs_retire(): BEFORE DELETE FOR EACH ROW (1.2.0). Keeps the last
+// token a deleted job handed out in compute.retired_attempts, so that a job
+// submitted again under the same id goes on from there; and notes a deleted
+// queued row for the queue marks (a rolled-back delete queues it again).
+Datum
+compute_jobs_retire(PG_FUNCTION_ARGS) {
+	if (!CALLED_AS_TRIGGER(fcinfo)) {
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+		                errmsg("compute._jobs_retire() must be called as a trigger")));
+	}
+	TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+	TriggerEvent event = trigger->tg_event;
+	if (!TRIGGER_FIRED_BEFORE(event) || !TRIGGER_FIRED_FOR_ROW(event) || !TRIGGER_FIRED_BY_DELETE(event)) {
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+		                errmsg("compute._jobs_retire() must fire BEFORE DELETE FOR EACH ROW")));
+	}
+	TupleDesc desc = RelationGetDescr(trigger->tg_relation);
+	Columns col = ColumnsOf(desc);
+	HeapTuple old_row = trigger->tg_trigtuple;
+	Bytes id = Field(old_row, desc, col.job_id);
+	NoteIfQueued(old_row, desc, col, id, true);
+	int32 attempt = col.attempt > 0 ? IntField(old_row, desc, col.attempt) : 0;
+	if (attempt > 0 && !id.null) {
+		AsTableOwner(trigger->tg_relation, [&] { RecordRetired(old_row, desc, col, attempt); });
+	}
+	return PointerGetDatum(old_row);
+}
+
+} // extern "C"
+
+namespace {
+
+void
+RecordRetired(HeapTuple old_row, TupleDesc desc, const Columns &col, int32 attempt) {
+	{
+		static SPIPlanPtr plan = nullptr;
+		SPI_connect();
+		if (plan == nullptr) {
+			Oid types[2] = {BYTEAOID, INT4OID};
+			SPIPlanPtr prepared = SPI_prepare_cursor(
+			    "INSERT INTO compute.retired_attempts AS r (job_id, attempt) VALUES ($1, $2)"
+			    " ON CONFLICT (job_id) DO UPDATE SET attempt = GREATEST(r.attempt, excluded.attempt)",
+			    2, types, CURSOR_OPT_GENERIC_PLAN);
+			if (prepared == nullptr || SPI_keepplan(prepared) != 0) {
+				elog(ERROR, "compute._jobs_retire: could not prepare the retired-token insert");
+			}
+			plan = prepared;
+		}
+		bool isnull;
+		Datum args[2] = {heap_getattr(old_row, col.job_id, desc, &isnull), Int32GetDatum(attempt)};
+		if (SPI_execute_plan(plan, args, nullptr, false, 0) != SPI_OK_INSERT) {
+			elog(ERROR, "compute._jobs_retire: could not record the retired token");
+		}
+		SPI_finish();
+	}
+}
+
+} // namespace

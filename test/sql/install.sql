@@ -29,7 +29,7 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'compute'::regnamespace
- ORDER BY p.proname;
+ ORDER BY p.proname, 2;
 
 -- The jobs table is dumped by pg_dump; meta is, but for the version row.
 SELECT extconfig::regclass[] AS config, extcondition FROM pg_extension WHERE extname = 'compute';

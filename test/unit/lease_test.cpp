@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/lease.hpp"
+#include "core/validate.hpp"
 #include "core/transition.hpp"
 
 namespace compute {
@@ -46,10 +47,11 @@ TEST(Fence, SameAttemptOfAJobThatIsNoLongerInProgressIsLost) {
 }
 
 TEST(Fence, DeletedJob) {
+	// An unknown job is P0002 with or without a token (1.2.0).
 	Error error = LeaseLostDeleted(kJobId, 7);
-	EXPECT_EQ(error.code, Code::BadTransition);
-	EXPECT_EQ(error.message, std::string("job ") + kJobHex + ": the lease of attempt 7 was lost");
-	EXPECT_EQ(error.detail, "The job was deleted.");
+	EXPECT_EQ(error.code, Code::NoJob);
+	EXPECT_EQ(error.message, std::string("job ") + kJobHex + " does not exist");
+	EXPECT_NE(error.detail.find("attempt 7 is lost"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------
@@ -67,6 +69,25 @@ TEST(LeaseLength, ZeroOrNegativeIsBadParam) {
 	ASSERT_TRUE(check.has_value());
 	EXPECT_EQ(check->code, Code::BadParam);
 	EXPECT_EQ(check->message, "extend must be positive");
+}
+
+TEST(LeaseLength, TooLongIsBadParam) {
+	Check check = CheckLeaseLength("lease", false, true, true, 1000);
+	ASSERT_TRUE(check.has_value());
+	EXPECT_EQ(check->code, Code::BadParam);
+	EXPECT_EQ(check->message, "lease is too long");
+	EXPECT_NE(check->detail.find("1000 years"), std::string::npos);
+}
+
+TEST(ForJob, NamesTheJobOnceInEveryMessage) {
+	Check plain = ForJob(kJobId, CheckNotNull("status", true));
+	ASSERT_TRUE(plain.has_value());
+	EXPECT_EQ(plain->message, std::string("job ") + kJobHex + ": status must not be NULL");
+	Check named = ForJob(kJobId, CheckFinishError(kJobId, Status::Complete, true));
+	ASSERT_TRUE(named.has_value());
+	EXPECT_EQ(named->message.find("job "), 0u);
+	EXPECT_EQ(named->message.find("job ", 1), std::string::npos);
+	EXPECT_FALSE(ForJob(kJobId, std::nullopt).has_value());
 }
 
 TEST(LeaseLength, PositiveIsFine) {

@@ -128,5 +128,67 @@ TEST(Slots, AQueueNameTooLongToStoreHasNoMark) {
 	EXPECT_NE(FindMark(slots.data(), slots.size(), std::string(kMarkQueueBytes, 'q'), true), nullptr);
 }
 
+// Issue 14, item 2: a row committed (or unlocked) while a grab was in
+// flight, at or before that grab's last job, may have been passed unseen:
+// the grab must not move the mark past it.
+TEST(Mark, APositionRecordedDuringAGrabAtOrBeforeItsLastJobStopsTheAdvance) {
+	QueueMark entry = Fresh();
+	AdvanceMark(entry, ReadMark(entry, 0), At(10, 0), 0);
+	MarkRead in_flight = ReadMark(entry, 1);
+	ASSERT_TRUE(in_flight.from_mark);
+	InvalidateIfBehind(entry, At(15, 0)); // after the mark: the mark stays valid
+	EXPECT_TRUE(entry.valid);
+	AdvanceMark(entry, in_flight, At(20, 0), 2); // ... but the grab passed it
+	EXPECT_FALSE(ReadMark(entry, 3).from_mark);
+}
+
+TEST(Mark, APositionRecordedAfterTheGrabsLastJobLetsItAdvance) {
+	QueueMark entry = Fresh();
+	AdvanceMark(entry, ReadMark(entry, 0), At(10, 0), 0);
+	MarkRead in_flight = ReadMark(entry, 1);
+	InvalidateIfBehind(entry, At(30, 0));
+	AdvanceMark(entry, in_flight, At(20, 0), 2);
+	MarkRead next = ReadMark(entry, 3);
+	ASSERT_TRUE(next.from_mark);
+	EXPECT_EQ(ComparePositions(next.mark, At(20, 0)), 0);
+}
+
+TEST(Mark, MoreRecordedPositionsThanKeptInvalidate) {
+	QueueMark entry = Fresh();
+	AdvanceMark(entry, ReadMark(entry, 0), At(10, 0), 0);
+	MarkRead in_flight = ReadMark(entry, 1);
+	for (std::size_t i = 0; i <= kRecentPositions; i++) {
+		InvalidateIfBehind(entry, At(1000 + static_cast<std::int64_t>(i), 0));
+	}
+	AdvanceMark(entry, in_flight, At(20, 0), 2);
+	EXPECT_FALSE(ReadMark(entry, 3).from_mark);
+}
+
+// Item 3: a full scan that moves the mark back makes in-flight grabs stale.
+TEST(Mark, AFullScanMakesGrabsThatReadTheOldMarkStale) {
+	QueueMark entry = Fresh();
+	AdvanceMark(entry, ReadMark(entry, 0), At(50, 0), 0);
+	MarkRead old_read = ReadMark(entry, 1);
+	MarkRead full = ReadMark(entry, kRescanMicros + 1);
+	ASSERT_FALSE(full.from_mark);
+	AdvanceMark(entry, full, At(5, 0), kRescanMicros + 1); // found a job left behind
+	AdvanceMark(entry, old_read, At(60, 0), kRescanMicros + 2);
+	MarkRead next = ReadMark(entry, kRescanMicros + 3);
+	ASSERT_TRUE(next.from_mark);
+	EXPECT_EQ(ComparePositions(next.mark, At(5, 0)), 0);
+}
+
+// Item 1: marks belong to one database.
+TEST(Slots, TheSameQueueNameInTwoDatabasesHasTwoMarks) {
+	std::vector<QueueMark> slots(16);
+	QueueMark *a = FindMark(slots.data(), slots.size(), "q", true, 1);
+	QueueMark *b = FindMark(slots.data(), slots.size(), "q", true, 2);
+	ASSERT_NE(a, nullptr);
+	ASSERT_NE(b, nullptr);
+	EXPECT_NE(a, b);
+	EXPECT_EQ(FindMark(slots.data(), slots.size(), "q", false, 1), a);
+	EXPECT_EQ(FindMark(slots.data(), slots.size(), "q", false, 3), nullptr);
+}
+
 } // namespace
 } // namespace compute

@@ -1,0 +1,65 @@
+-- compute 1.1.0 -> 1.2.0: the platform's own statements run unchanged, and
+-- the promises of 1.1.0 hold on every path.
+\echo Use "ALTER EXTENSION compute UPDATE TO '1.2.0'" to load this file. \quit
+
+-- Tokens never repeat for a job id: a deleted job's last attempt is kept
+-- here, and a job submitted again under the same id goes on from it (the
+-- trigger reads it on INSERT, as the table's owner). Dumped with the jobs.
+CREATE TABLE compute.retired_attempts (
+    job_id  bytea   PRIMARY KEY,
+    attempt integer NOT NULL
+);
+COMMENT ON TABLE compute.retired_attempts IS
+    'the last fencing token (attempt) of each deleted job id: a job submitted again under it goes on from there';
+SELECT pg_catalog.pg_extension_config_dump('compute.retired_attempts', '');
+
+CREATE FUNCTION compute._jobs_retire() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'compute_jobs_retire';
+CREATE TRIGGER jobs_retire
+    BEFORE DELETE ON compute.jobs
+    FOR EACH ROW EXECUTE FUNCTION compute._jobs_retire();
+
+-- TRUNCATE fires no row trigger: keep the tokens of every job it removes.
+CREATE FUNCTION compute._jobs_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO compute.retired_attempts AS r (job_id, attempt)
+    SELECT job_id, attempt FROM compute.jobs WHERE attempt > 0
+    ON CONFLICT (job_id) DO UPDATE SET attempt = GREATEST(r.attempt, excluded.attempt);
+    RETURN NULL;
+END $$;
+REVOKE EXECUTE ON FUNCTION compute._jobs_truncate(), compute._jobs_retire() FROM PUBLIC;
+CREATE TRIGGER jobs_truncate
+    BEFORE TRUNCATE ON compute.jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION compute._jobs_truncate();
+
+-- The guard, created again with the argument that turns on the 1.2.0 rules
+-- (retired tokens, file-name rules for plain SQL, lease bounds), and firing
+-- ALWAYS: with session_replication_role = replica (a restore, logical
+-- replication) it checks nothing but tells the queue marks of queued rows.
+DROP TRIGGER jobs_guard ON compute.jobs;
+CREATE TRIGGER jobs_guard
+    BEFORE INSERT OR UPDATE ON compute.jobs
+    FOR EACH ROW EXECUTE FUNCTION compute._jobs_guard('retired');
+ALTER TABLE compute.jobs ENABLE ALWAYS TRIGGER jobs_guard;
+
+COMMENT ON COLUMN compute.jobs.lease IS
+    'the length of the lease the job was grabbed with (what heartbeat extends by when given no extend); NULL unless in-progress';
+COMMENT ON COLUMN compute.jobs.attempt IS
+    'how many times the job id was grabbed (0 before the first; a job submitted again after a delete goes on counting); the fencing token';
+COMMENT ON FUNCTION compute.expire_job(bytea) IS
+    'expire one job: queued, in-progress, complete or failed';
+
+-- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
+-- finish_job) ran inside an extension script, so PostgreSQL recorded them as
+-- the extension's initial privileges and pg_dump left them out. The initial
+-- privileges of compute's functions are the owner's alone (EXECUTE revoked
+-- from PUBLIC); every other grant is the user's, and dumped as such.
+UPDATE pg_catalog.pg_init_privs ip
+   SET initprivs = ARRAY(SELECT item FROM pg_catalog.unnest(ip.initprivs) AS item
+                          WHERE (SELECT e.grantee FROM pg_catalog.aclexplode(ARRAY[item]) AS e LIMIT 1) = p.proowner)
+  FROM pg_catalog.pg_proc p
+ WHERE ip.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND ip.objoid = p.oid AND ip.objsubid = 0
+   AND p.pronamespace = 'compute'::pg_catalog.regnamespace;
+
+UPDATE compute.meta SET value = '1.2.0' WHERE key = 'version';
