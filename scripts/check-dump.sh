@@ -76,6 +76,44 @@ if [ "$left" != 0 ] || [ "$grabbed" -eq 0 ]; then
 	echo "dump: FAILED: restored jobs do not work (grabbed=$grabbed finished=$finished left=$left)"
 	exit 1
 fi
+# An updated database (1.0.0 -> today's version) with the README's role
+# model: the grants that the update moved from the old grab_job and
+# finish_job to their new forms, grant option included, survive the dump
+# (issue 14, item 7), and so do the retired tokens of deleted jobs.
+createdb upd
+q -d upd >/dev/null <<'SQL'
+CREATE EXTENSION compute VERSION '1.0.0';
+CREATE ROLE regress_dump_lead;
+GRANT USAGE ON SCHEMA compute TO regress_dump_lead;
+GRANT EXECUTE ON FUNCTION compute.grab_job(text, int), compute.finish_job(bytea, text, text[])
+    TO regress_dump_worker;
+GRANT EXECUTE ON FUNCTION compute.grab_job(text, int) TO regress_dump_lead WITH GRANT OPTION;
+ALTER EXTENSION compute UPDATE;
+SELECT compute.submit_job(decode(md5('deleted'), 'hex'), 'd');
+SELECT count(*) FROM compute.grab_job('d');
+SELECT compute.delete_job(decode(md5('deleted'), 'hex'));
+SQL
+grants() {
+	q -d "$1" -c "SELECT has_function_privilege('regress_dump_worker', 'compute.grab_job(text, int, interval)', 'EXECUTE'),
+	                     has_function_privilege('regress_dump_worker', 'compute.finish_job(bytea, text, text[], int, text)', 'EXECUTE'),
+	                     has_function_privilege('regress_dump_lead', 'compute.grab_job(text, int, interval)', 'EXECUTE WITH GRANT OPTION'),
+	                     (SELECT string_agg(attempt::text, ',') FROM compute.retired_attempts)"
+}
+upd_before=$(grants upd)
+[ "$upd_before" = "t|t|t|1" ] || { echo "dump: FAILED: the update lost grants before any dump: $upd_before"; exit 1; }
+as_pg pg_dump -Fc -d upd -f "$dir/upd.dump"
+createdb upd_restored
+as_pg env PGOPTIONS='-c session_replication_role=replica' pg_restore -d upd_restored "$dir/upd.dump"
+upd_after=$(grants upd_restored)
+if [ "$upd_before" != "$upd_after" ]; then
+	echo "dump: FAILED: an updated database lost grants or retired tokens in dump and restore: before $upd_before, after $upd_after"
+	exit 1
+fi
+token=$(q -d upd_restored -c "SELECT count(compute.submit_job(decode(md5('deleted'), 'hex'), 'd'))" \
+	-c "SELECT attempt FROM compute.grab_job('d')" | tail -1)
+[ "$token" = 2 ] || { echo "dump: FAILED: a resubmitted deleted job got token $token after the restore, not 2"; exit 1; }
+
 jobs=$(q -d restored -c "SELECT count(*) FROM compute.jobs")
+echo "dump: an updated database (1.0.0 -> $(q -d upd -c "SELECT extversion FROM pg_extension WHERE extname = 'compute'")) keeps its moved grants (grant option included) and retired tokens through dump and restore"
 echo "dump: passed: $jobs jobs ($statuses) restored identical with their meta rows and grants;" \
 	"a plain restore is refused with a hint; afterwards $finished in-progress jobs finished"
