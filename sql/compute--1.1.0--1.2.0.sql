@@ -50,6 +50,56 @@ COMMENT ON COLUMN compute.jobs.attempt IS
 COMMENT ON FUNCTION compute.expire_job(bytea) IS
     'expire one job: queued, in-progress, complete or failed';
 
+-- Queue rights: the owner may let a role submit to, work on or administer
+-- only the queues that match its patterns (LIKE). A role with no queue
+-- grant of a right keeps what its EXECUTE grants give it on every queue.
+CREATE TABLE compute.queue_grants (
+    grantee       regrole NOT NULL,
+    queue_pattern text    NOT NULL,
+    right_name    text    NOT NULL CHECK (right_name IN ('submit', 'work', 'admin')),
+    PRIMARY KEY (grantee, right_name, queue_pattern)
+);
+COMMENT ON TABLE compute.queue_grants IS
+    'queue rights: a role listed for a right may use it only on queues matching one of its patterns (LIKE)';
+SELECT pg_catalog.pg_extension_config_dump('compute.queue_grants', '');
+
+CREATE FUNCTION compute._queue_grants_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'compute_queue_grants_changed';
+CREATE TRIGGER queue_grants_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON compute.queue_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION compute._queue_grants_changed();
+
+CREATE FUNCTION compute.grant_queue(role regrole, queue_pattern text, "right" text)
+    RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role IS NULL OR queue_pattern IS NULL OR "right" IS NULL THEN
+        RAISE EXCEPTION 'role, queue_pattern and right must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF "right" NOT IN ('submit', 'work', 'admin') THEN
+        RAISE EXCEPTION 'unknown right "%"', "right" USING ERRCODE = '22023',
+            DETAIL = 'A queue grant gives one of submit, work, admin.';
+    END IF;
+    INSERT INTO compute.queue_grants VALUES (role, queue_pattern, "right") ON CONFLICT DO NOTHING;
+END $$;
+
+CREATE FUNCTION compute.revoke_queue(role regrole, queue_pattern text DEFAULT NULL, "right" text DEFAULT NULL)
+    RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (
+        DELETE FROM compute.queue_grants g
+         WHERE g.grantee = role
+           AND (revoke_queue.queue_pattern IS NULL OR g.queue_pattern = revoke_queue.queue_pattern)
+           AND (revoke_queue."right" IS NULL OR g.right_name = revoke_queue."right")
+        RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+
+COMMENT ON FUNCTION compute.grant_queue(regrole, text, text) IS
+    'let role use right (submit, work or admin) on the queues matching queue_pattern; a role with queue grants of a right may use it on those queues only';
+COMMENT ON FUNCTION compute.revoke_queue(regrole, text, text) IS
+    'remove queue grants of role (all, or those of one pattern and/or right); returns how many';
+REVOKE EXECUTE ON FUNCTION compute.grant_queue(regrole, text, text), compute.revoke_queue(regrole, text, text),
+    compute._queue_grants_changed() FROM PUBLIC;
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

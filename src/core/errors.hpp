@@ -15,6 +15,7 @@ enum class Code {
 	BadParam,      // 22023 invalid_parameter_value
 	TooLong,       // 22001 string_data_right_truncation
 	NullValue,     // 22004 null_value_not_allowed
+	NoPrivilege,   // 42501 insufficient_privilege (queue rights, 1.2.0)
 };
 
 struct Error {

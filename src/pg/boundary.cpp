@@ -21,6 +21,8 @@ SqlState(Code code) noexcept {
 		return ERRCODE_STRING_DATA_RIGHT_TRUNCATION;
 	case Code::NullValue:
 		return ERRCODE_NULL_VALUE_NOT_ALLOWED;
+	case Code::NoPrivilege:
+		return ERRCODE_INSUFFICIENT_PRIVILEGE;
 	}
 	return ERRCODE_INTERNAL_ERROR;
 }

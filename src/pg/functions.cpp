@@ -12,6 +12,7 @@
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
 #include "pg/plans.hpp"
+#include "pg/rights.hpp"
 
 #include "core/lease.hpp"
 #include "core/validate.hpp"
@@ -205,8 +206,9 @@ PG_FUNCTION_INFO_V1(compute_queue_marks);
 Datum
 compute_submit_job(PG_FUNCTION_ARGS) {
 	Bytes id = JobIdArg(fcinfo, 0);
-	QueueArg(fcinfo, 1, &id);
+	Bytes queue = QueueArg(fcinfo, 1, &id);
 	CheckFilesArg(fcinfo, 3, "input_files", false, &id);
+	compute::pg::RequireQueueRight(queue, compute::Right::Submit, &id);
 
 	Datum args[4] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
 	                 PG_GETARG_DATUM(3)};
@@ -244,6 +246,7 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 	if (with_lease) {
 		CheckLeaseArg(fcinfo, 2, "lease", false);
 	}
+	compute::pg::RequireQueueRight(queue, compute::Right::Work, nullptr);
 
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
@@ -314,6 +317,7 @@ compute_finish_job(PG_FUNCTION_ARGS) {
 		}
 		RaiseUnknownJob(id);
 	}
+	compute::pg::RequireJobRight(job, compute::Right::Work, id);
 	PG_RETURN_DATUM(job);
 }
 
@@ -407,6 +411,7 @@ compute_finish_jobs(PG_FUNCTION_ARGS) {
 		Bytes id = {twice, sizeof(twice), !found_twice};
 		JobCheck(found_twice ? &id : nullptr, [&] { return compute::Check(compute::DuplicateInBatch()); });
 	}
+	compute::pg::RequireBatchRight(PG_GETARG_DATUM(0), compute::Right::Work);
 	PG_RETURN_INT64(static_cast<int64>(finished));
 }
 
@@ -428,6 +433,7 @@ compute_heartbeat(PG_FUNCTION_ARGS) {
 	if (!RunForJob(Statement::Heartbeat, args, nulls, &job)) {
 		RaiseLeaseLost(id, attempt);
 	}
+	compute::pg::RequireJobRight(job, compute::Right::Work, id);
 	PG_RETURN_DATUM(job);
 }
 
@@ -435,6 +441,7 @@ compute_heartbeat(PG_FUNCTION_ARGS) {
 Datum
 compute_expire(PG_FUNCTION_ARGS) {
 	Datum args[1] = {OlderThanArg(fcinfo, 0, "older_than")};
+	compute::pg::RequireAllQueues("expire", compute::Right::Admin);
 	PG_RETURN_INT64(RunForCount(Statement::Expire, args));
 }
 
@@ -447,6 +454,7 @@ compute_expire_job(PG_FUNCTION_ARGS) {
 	if (!RunForJob(Statement::ExpireJob, args, nullptr, &job)) {
 		RaiseUnknownJob(id);
 	}
+	compute::pg::RequireJobRight(job, compute::Right::Admin, id);
 	PG_RETURN_DATUM(job);
 }
 
@@ -485,6 +493,7 @@ compute_queue_position(PG_FUNCTION_ARGS) {
 Datum
 compute_requeue_stale(PG_FUNCTION_ARGS) {
 	Datum args[1] = {OlderThanArg(fcinfo, 0, "older_than")};
+	compute::pg::RequireAllQueues("requeue_stale", compute::Right::Admin);
 	PG_RETURN_INT64(RunForCount(Statement::RequeueStale, args));
 }
 
@@ -492,6 +501,7 @@ compute_requeue_stale(PG_FUNCTION_ARGS) {
 // back to the queue, or fail once they lost compute.max_attempts leases.
 Datum
 compute_requeue_lost_leases(PG_FUNCTION_ARGS) {
+	compute::pg::RequireAllQueues("requeue_stale", compute::Right::Admin);
 	int64 requeued = 0;
 	SPI_connect();
 	uint64 lost = Execute(Statement::ExpiredLeases, nullptr, nullptr);
@@ -535,6 +545,8 @@ Datum
 compute_delete_job(PG_FUNCTION_ARGS) {
 	JobIdArg(fcinfo, 0);
 	Datum args[1] = {PG_GETARG_DATUM(0)};
+	compute::pg::RequireBatchRight(PointerGetDatum(construct_array(args, 1, BYTEAOID, -1, false, TYPALIGN_INT)),
+	                               compute::Right::Admin);
 	PG_RETURN_BOOL(RunForCount(Statement::DeleteJob, args) > 0);
 }
 

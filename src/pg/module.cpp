@@ -6,6 +6,7 @@
 
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
+#include "pg/rights.hpp"
 
 #include "core/lease.hpp"
 
@@ -37,6 +38,7 @@ _PG_init(void) {
 	                         &compute::pg::queue_marks_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
+	compute::pg::InitRights();
 }
 
 } // extern "C"

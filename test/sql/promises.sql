@@ -145,3 +145,60 @@ SELECT t.try($$MERGE INTO compute.jobs j USING (SELECT t.id('merge') AS id) s ON
                WHEN MATCHED THEN UPDATE SET last_accessed = now()$$);
 SELECT t.try($$MERGE INTO compute.jobs j USING (SELECT t.id('merge') AS id) s ON j.job_id = s.id
                WHEN MATCHED THEN UPDATE SET last_accessed = now()$$);
+
+-- 10. Queue rights: the owner lets a role work on, submit to or administer
+-- only some queues; a role holding no queue grant keeps what its EXECUTE
+-- grants give it.
+CREATE ROLE promises_render;   -- works on render queues only
+CREATE ROLE promises_hostile;  -- works on its own queue only, would grab others
+CREATE ROLE promises_free;     -- no queue grants: every queue, as before 1.2.0
+GRANT USAGE ON SCHEMA compute, t TO promises_render, promises_hostile, promises_free;
+GRANT EXECUTE ON FUNCTION t.id(text), t.try(text) TO promises_render, promises_hostile, promises_free;
+GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]), compute.grab_job(text, int, interval),
+    compute.finish_job(bytea, text, text[], int, text), compute.heartbeat(bytea, int, interval),
+    compute.finish_jobs(bytea[], text, int[]), compute.expire_job(bytea), compute.delete_job(bytea),
+    compute.requeue_stale(), compute.expire(interval)
+    TO promises_render, promises_hostile, promises_free;
+SELECT compute.grant_queue('promises_render', 'render%', 'work');
+SELECT compute.grant_queue('promises_render', 'render%', 'submit');
+SELECT compute.grant_queue('promises_hostile', 'hostile', 'work');
+SELECT compute.grant_queue('promises_render', 'render%', 'admin');
+SELECT t.try($$SELECT compute.grant_queue('promises_render', 'x', 'rule')$$);
+SELECT status FROM compute.submit_job(t.id('rights batch1'), 'batch');
+SELECT status FROM compute.submit_job(t.id('rights batch2'), 'batch');
+SELECT status FROM compute.submit_job(t.id('rights render1'), 'render-hi');
+SET ROLE promises_hostile;
+SELECT t.try($$SELECT compute.grab_job('batch', 10, '1 microsecond')$$);
+SELECT t.try($$SELECT compute.submit_job(t.id('rights hostile1'), 'batch')$$);
+RESET ROLE;
+SET ROLE promises_render;
+SELECT t.try($$SELECT compute.grab_job('batch')$$);
+SELECT t.try($$SELECT compute.submit_job(t.id('rights render2'), 'batch')$$);
+SELECT status FROM compute.submit_job(t.id('rights render2'), 'render-lo');
+SELECT job_id = t.id('rights render1') AS render1, attempt FROM compute.grab_job('render-hi');
+SELECT t.try($$SELECT compute.expire()$$);
+SELECT t.try($$SELECT compute.requeue_stale()$$);
+SELECT t.try($$SELECT compute.delete_job(t.id('rights batch2'))$$);
+RESET ROLE;
+-- A job of another queue, grabbed by someone else: the render worker may
+-- not finish, heartbeat or expire it, alone or in a batch.
+SELECT attempt FROM compute.grab_job('batch', 1);
+SET ROLE promises_render;
+SELECT t.try($$SELECT compute.finish_job(t.id('rights batch1'), 'complete')$$);
+SELECT t.try($$SELECT compute.heartbeat(t.id('rights batch1'), 1)$$);
+SELECT t.try($$SELECT compute.finish_jobs(ARRAY[t.id('rights render1'), t.id('rights batch1')], 'complete')$$);
+SELECT t.try($$SELECT compute.expire_job(t.id('rights batch1'))$$);
+SELECT status FROM compute.finish_job(t.id('rights render1'), 'complete', NULL, 1);
+RESET ROLE;
+SELECT status, attempt FROM compute.jobs WHERE job_id IN (t.id('rights batch1'), t.id('rights batch2')) ORDER BY status;
+-- A role with no queue grants works every queue; revoking a role's queue
+-- grants gives it back every queue.
+SET ROLE promises_free;
+SELECT job_id = t.id('rights batch2') AS batch2 FROM compute.grab_job('batch');
+RESET ROLE;
+SELECT compute.revoke_queue('promises_render', right => 'work');
+SET ROLE promises_render;
+SELECT status FROM compute.finish_job(t.id('rights batch1'), 'complete');
+RESET ROLE;
+SELECT grantee, queue_pattern, right_name FROM compute.queue_grants ORDER BY 1, 2, 3;
+SELECT compute.revoke_queue('promises_render') + compute.revoke_queue('promises_hostile') AS revoked;
