@@ -10,7 +10,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 
 CORE_OBJS = src/core/status.o src/core/errors.o src/core/transition.o src/core/validate.o src/core/lease.o src/core/queue_mark.o src/core/rights.o
-PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o
+PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o src/pg/waiters.o
 MODULE_big = compute
 OBJS       = $(CORE_OBJS) $(PG_OBJS)
 DATA       = $(wildcard sql/compute--*.sql)
@@ -18,7 +18,7 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases marks marks_db promises privileges upgrade
+REGRESS        = install functions transitions errors leases marks marks_db promises worker_loop privileges upgrade
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck

@@ -22,7 +22,7 @@ q -d src >/dev/null <<'SQL'
 CREATE EXTENSION compute;
 CREATE ROLE regress_dump_worker;
 GRANT USAGE ON SCHEMA compute TO regress_dump_worker;
-GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval) TO regress_dump_worker;
+GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval, interval) TO regress_dump_worker;
 INSERT INTO compute.meta VALUES ('platform', 'render farm');
 SELECT count(compute.submit_job(decode(md5('job ' || i), 'hex'), 'q' || (i % 3), 'config ' || i, ARRAY['in' || i]))
   FROM generate_series(1, 300) i;
@@ -38,7 +38,7 @@ SQL
 snapshot() {
 	q -d "$1" -c "SELECT md5(string_agg(j::text, ',' ORDER BY job_id)) FROM compute.jobs j" \
 		-c "SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM compute.meta" \
-		-c "SELECT has_function_privilege('regress_dump_worker', 'compute.grab_job(text, int, interval)', 'EXECUTE')"
+		-c "SELECT has_function_privilege('regress_dump_worker', 'compute.grab_job(text, int, interval, interval)', 'EXECUTE')"
 }
 statuses=$(q -d src -c "SELECT string_agg(status || ':' || n, ' ' ORDER BY status) FROM
                           (SELECT status, count(*) n FROM compute.jobs GROUP BY status) s")
@@ -94,9 +94,9 @@ SELECT count(*) FROM compute.grab_job('d');
 SELECT compute.delete_job(decode(md5('deleted'), 'hex'));
 SQL
 grants() {
-	q -d "$1" -c "SELECT has_function_privilege('regress_dump_worker', 'compute.grab_job(text, int, interval)', 'EXECUTE'),
+	q -d "$1" -c "SELECT has_function_privilege('regress_dump_worker', 'compute.grab_job(text, int, interval, interval)', 'EXECUTE'),
 	                     has_function_privilege('regress_dump_worker', 'compute.finish_job(bytea, text, text[], int, text)', 'EXECUTE'),
-	                     has_function_privilege('regress_dump_lead', 'compute.grab_job(text, int, interval)', 'EXECUTE WITH GRANT OPTION'),
+	                     has_function_privilege('regress_dump_lead', 'compute.grab_job(text, int, interval, interval)', 'EXECUTE WITH GRANT OPTION'),
 	                     (SELECT string_agg(attempt::text, ',') FROM compute.retired_attempts)"
 }
 upd_before=$(grants upd)

@@ -100,6 +100,50 @@ COMMENT ON FUNCTION compute.revoke_queue(regrole, text, text) IS
 REVOKE EXECUTE ON FUNCTION compute.grant_queue(regrole, text, text), compute.revoke_queue(regrole, text, text),
     compute._queue_grants_changed() FROM PUBLIC;
 
+-- grab_job gains a wait (the waiting grab) and finish_and_grab joins a
+-- finish and the next grab in one statement and one commit. The new
+-- grab_job takes over the grants of the old one (with their grant option;
+-- the initial privileges are set right below) before it is dropped.
+CREATE FUNCTION compute.grab_job(queue text, max_jobs int DEFAULT 1, lease interval DEFAULT '5 minutes',
+                                 wait interval DEFAULT '0')
+    RETURNS SETOF compute.jobs
+    LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'compute_grab_job';
+REVOKE EXECUTE ON FUNCTION compute.grab_job(text, int, interval, interval) FROM PUBLIC;
+DO $$
+DECLARE
+    grant_row record;
+BEGIN
+    FOR grant_row IN
+        SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC'
+                    ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(acl.grantee))
+               END AS grantee,
+               CASE WHEN acl.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS grant_option
+          FROM pg_catalog.pg_proc old, pg_catalog.aclexplode(old.proacl) acl
+         WHERE old.oid = 'compute.grab_job(text, int, interval)'::pg_catalog.regprocedure
+           AND acl.privilege_type = 'EXECUTE' AND acl.grantee <> old.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval, interval) TO %s%s',
+                                  grant_row.grantee, grant_row.grant_option);
+    END LOOP;
+END $$;
+DROP FUNCTION compute.grab_job(text, int, interval);
+COMMENT ON FUNCTION compute.grab_job(text, int, interval, interval) IS
+    'take up to max_jobs oldest queued jobs of a queue, mark them in-progress with a lease; with wait, sleep until one can be taken or wait has passed';
+
+CREATE FUNCTION compute.finish_and_grab(job_id bytea, status text, queue text, output_files text[] DEFAULT NULL,
+                                        attempt int DEFAULT NULL, error text DEFAULT NULL, max_jobs int DEFAULT 1,
+                                        lease interval DEFAULT '5 minutes', wait interval DEFAULT '0')
+    RETURNS SETOF compute.jobs
+    LANGUAGE c VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'compute_finish_and_grab';
+REVOKE EXECUTE ON FUNCTION compute.finish_and_grab(bytea, text, text, text[], int, text, int, interval, interval)
+    FROM PUBLIC;
+COMMENT ON FUNCTION compute.finish_and_grab(bytea, text, text, text[], int, text, int, interval, interval) IS
+    'finish a job as finish_job does, then grab as grab_job does, in one statement and one commit; a refused finish grabs nothing';
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

@@ -13,6 +13,7 @@
 #include "pg/boundary.hpp"
 #include "pg/plans.hpp"
 #include "pg/rights.hpp"
+#include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
 #include "core/validate.hpp"
@@ -184,6 +185,183 @@ RunForCount(Statement plan, Datum *args) {
 	return static_cast<int64>(count);
 }
 
+// Where a function's finish arguments are (-1: not declared).
+struct FinishArgs {
+	int id, status, files, attempt, error;
+};
+
+// A finish, read and checked.
+struct FinishRequest {
+	FinishArgs at;
+	Bytes id;
+	bool fenced;
+	int32 attempt;
+	bool has_error;
+};
+
+bool
+Given(FunctionCallInfo fcinfo, int n) {
+	return n >= 0 && !PG_ARGISNULL(n);
+}
+
+FinishRequest
+ReadFinish(FunctionCallInfo fcinfo, FinishArgs at) {
+	FinishRequest finish;
+	finish.at = at;
+	finish.id = JobIdArg(fcinfo, at.id);
+	const Bytes &id = finish.id;
+	Bytes status = ArgBytes(fcinfo, at.status);
+	compute::Status finished_as;
+	JobCheck(&id, [&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
+	CheckFilesArg(fcinfo, at.files, "output_files", true, &id);
+	finish.fenced = Given(fcinfo, at.attempt);
+	finish.attempt = finish.fenced ? PG_GETARG_INT32(at.attempt) : 0;
+	finish.has_error = Given(fcinfo, at.error);
+	bool has_error = finish.has_error;
+	CoreCheck([&] { return compute::CheckFinishError(id.ViewOrEmpty(), finished_as, has_error); });
+	return finish;
+}
+
+// Runs a checked finish; returns the finished job.
+Datum
+RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish) {
+	const FinishArgs &at = finish.at;
+	bool files = Given(fcinfo, at.files);
+	Datum args[5] = {PG_GETARG_DATUM(at.id), PG_GETARG_DATUM(at.status), files ? PG_GETARG_DATUM(at.files) : Datum(0),
+	                 finish.has_error ? PG_GETARG_DATUM(at.error) : Datum(0), Int32GetDatum(finish.attempt)};
+	const char nulls[5] = {' ', ' ', files ? ' ' : 'n', finish.has_error ? ' ' : 'n', ' '};
+	Statement statement = finish.fenced ? Statement::FinishFenced : at.error >= 0 ? Statement::Finish
+	                                                                              : Statement::Finish10;
+	Datum job;
+	if (!RunForJob(statement, args, nulls, &job)) {
+		if (finish.fenced) {
+			RaiseLeaseLost(finish.id, finish.attempt);
+		}
+		RaiseUnknownJob(finish.id);
+	}
+	compute::pg::RequireJobRight(job, compute::Right::Work, finish.id);
+	return job;
+}
+
+// Where a function's grab arguments are (-1: not declared).
+struct GrabArgs {
+	int queue, max_jobs, lease, wait;
+};
+
+// A grab, read and checked.
+struct GrabRequest {
+	GrabArgs at;
+	Bytes queue;
+	int64 max_jobs;
+	int64 wait_micros; // 0: do not wait
+};
+
+// A wait: not NULL, not negative, at most a day; in microseconds.
+int64
+WaitArg(FunctionCallInfo fcinfo, int n, const Bytes *job) {
+	bool is_null = PG_ARGISNULL(n);
+	bool negative = !is_null && IntervalSign(PG_GETARG_DATUM(n)) < 0;
+	JobCheck(job, [&] { return compute::CheckInterval("wait", is_null, negative); });
+	Interval day = {USECS_PER_DAY, 0, 0};
+	Datum wait = PG_GETARG_DATUM(n);
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, wait, IntervalPGetDatum(&day))) > 0) {
+		wait = IntervalPGetDatum(&day);
+	}
+	const Interval *span = DatumGetIntervalP(wait);
+	return span->time + (static_cast<int64>(span->day) + static_cast<int64>(span->month) * DAYS_PER_MONTH) * USECS_PER_DAY;
+}
+
+// `job`: the job that finish_and_grab finishes, named in the messages.
+GrabRequest
+ReadGrab(FunctionCallInfo fcinfo, GrabArgs at, const Bytes *job = nullptr) {
+	GrabRequest grab;
+	grab.at = at;
+	grab.queue = QueueArg(fcinfo, at.queue, job);
+	bool max_null = PG_ARGISNULL(at.max_jobs);
+	grab.max_jobs = max_null ? 0 : PG_GETARG_INT32(at.max_jobs);
+	int64 max_jobs = grab.max_jobs;
+	JobCheck(job, [&] { return compute::CheckMaxJobs(max_null ? std::nullopt : std::optional<int64_t>(max_jobs)); });
+	if (at.lease >= 0) {
+		CheckLeaseArg(fcinfo, at.lease, "lease", false, job);
+	}
+	grab.wait_micros = at.wait >= 0 ? WaitArg(fcinfo, at.wait, job) : 0;
+	compute::pg::RequireQueueRight(grab.queue, compute::Right::Work, nullptr);
+	return grab;
+}
+
+// One grab into the function's result set; returns how many it took.
+uint64
+GrabOnce(FunctionCallInfo fcinfo, const GrabRequest &grab) {
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	bool with_lease = grab.at.lease >= 0;
+	const Bytes &queue = grab.queue;
+	// With the queue's mark (shared memory), scan from just after it.
+	compute::MarkRead mark;
+	bool marked = with_lease && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
+	Statement statement = !with_lease ? Statement::Grab10 : marked && mark.from_mark ? Statement::GrabFromMark
+	                                                                                 : Statement::Grab;
+	Datum args[5] = {PG_GETARG_DATUM(grab.at.queue), Int64GetDatum(grab.max_jobs),
+	                 with_lease ? PG_GETARG_DATUM(grab.at.lease) : Datum(0), Datum(0), Datum(0)};
+	if (statement == Statement::GrabFromMark) {
+		args[3] = TimestampTzGetDatum(mark.mark.created);
+		args[4] = JobIdDatum(mark.mark.job_id);
+	}
+	SPI_connect();
+	uint64 taken = Execute(statement, args, nullptr);
+	if (taken > 1) {
+		// Oldest first: by created, then job_id (columns 2 and 3).
+		qsort_arg(SPI_tuptable->vals, taken, sizeof(HeapTuple), CompareGrabbed, SPI_tuptable->tupdesc);
+	}
+	if (marked && taken > 0) {
+		bool isnull;
+		HeapTuple last = SPI_tuptable->vals[taken - 1];
+		Bytes last_id = compute::pg::BytesOf(SPI_getbinval(last, SPI_tuptable->tupdesc, 3, &isnull), false);
+		TimestampTz last_created = DatumGetTimestampTz(SPI_getbinval(last, SPI_tuptable->tupdesc, 2, &isnull));
+		compute::pg::AdvanceQueueMark(queue.data, queue.len, mark,
+		                              compute::pg::PositionOf(last_created, last_id.data, last_id.len));
+	}
+	for (uint64 i = 0; i < taken; i++) {
+		bool isnull;
+		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTupleHeader header = DatumGetHeapTupleHeader(job);
+		HeapTupleData tuple;
+		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = header;
+		tuplestore_puttuple(rsinfo->setResult, &tuple);
+	}
+	SPI_finish();
+	return taken;
+}
+
+// Grabs; with a wait, sleeps on the backend's latch until a transaction
+// that makes a job of the queue grabbable commits (see waiters.hpp), then
+// grabs again, until the wait has passed.
+void
+RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
+	InitMaterializedSRF(fcinfo, 0);
+	if (GrabOnce(fcinfo, grab) > 0 || grab.wait_micros <= 0 || IsolationUsesXactSnapshot()) {
+		return; // (a transaction snapshot would never see a new job)
+	}
+	TimestampTz deadline = GetCurrentTimestamp() + grab.wait_micros;
+	for (;;) {
+		// Registered before the next look, so that a commit between the
+		// look and the sleep still sets the latch.
+		compute::pg::AwaitQueue(grab.queue.data, grab.queue.len);
+		if (GrabOnce(fcinfo, grab) > 0) {
+			break;
+		}
+		long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+		if (left_ms <= 0) {
+			break;
+		}
+		compute::pg::SleepForQueue(left_ms);
+		CHECK_FOR_INTERRUPTS();
+	}
+	compute::pg::StopAwaiting();
+}
+
 } // namespace
 
 extern "C" {
@@ -201,6 +379,7 @@ PG_FUNCTION_INFO_V1(compute_heartbeat);
 PG_FUNCTION_INFO_V1(compute_finish_jobs);
 PG_FUNCTION_INFO_V1(compute_requeue_lost_leases);
 PG_FUNCTION_INFO_V1(compute_queue_marks);
+PG_FUNCTION_INFO_V1(compute_finish_and_grab);
 
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
@@ -234,60 +413,12 @@ compute_submit_job(PG_FUNCTION_ARGS) {
 	PG_RETURN_DATUM(job);
 }
 
-// grab_job(queue text, max_jobs int, lease interval) returns setof compute.jobs
-// (1.0.0 declares it without lease)
+// grab_job(queue text, max_jobs int, lease interval, wait interval) returns
+// setof compute.jobs (1.0.0 declares it without lease, 1.1.0 without wait)
 Datum
 compute_grab_job(PG_FUNCTION_ARGS) {
-	bool with_lease = PG_NARGS() > 2;
-	Bytes queue = QueueArg(fcinfo, 0);
-	bool max_null = PG_ARGISNULL(1);
-	int64 max_jobs = max_null ? 0 : PG_GETARG_INT32(1);
-	CoreCheck([&] { return compute::CheckMaxJobs(max_null ? std::nullopt : std::optional<int64_t>(max_jobs)); });
-	if (with_lease) {
-		CheckLeaseArg(fcinfo, 2, "lease", false);
-	}
-	compute::pg::RequireQueueRight(queue, compute::Right::Work, nullptr);
-
-	InitMaterializedSRF(fcinfo, 0);
-	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-
-	// With the queue's mark (shared memory), scan from just after it.
-	compute::MarkRead mark;
-	bool marked = with_lease && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
-	Statement statement = !with_lease ? Statement::Grab10 : marked && mark.from_mark ? Statement::GrabFromMark
-	                                                                                 : Statement::Grab;
-	Datum args[5] = {PG_GETARG_DATUM(0), Int64GetDatum(max_jobs), with_lease ? PG_GETARG_DATUM(2) : Datum(0),
-	                 Datum(0), Datum(0)};
-	if (statement == Statement::GrabFromMark) {
-		args[3] = TimestampTzGetDatum(mark.mark.created);
-		args[4] = JobIdDatum(mark.mark.job_id);
-	}
-	SPI_connect();
-	uint64 taken = Execute(statement, args, nullptr);
-	if (taken > 1) {
-		// Oldest first: by created, then job_id (columns 2 and 3).
-		qsort_arg(SPI_tuptable->vals, taken, sizeof(HeapTuple), CompareGrabbed, SPI_tuptable->tupdesc);
-	}
-	if (marked && taken > 0) {
-		bool isnull;
-		HeapTuple last = SPI_tuptable->vals[taken - 1];
-		Bytes last_id = compute::pg::BytesOf(SPI_getbinval(last, SPI_tuptable->tupdesc, 3, &isnull), false);
-		TimestampTz last_created = DatumGetTimestampTz(SPI_getbinval(last, SPI_tuptable->tupdesc, 2, &isnull));
-		compute::pg::AdvanceQueueMark(queue.data, queue.len, mark,
-		                              compute::pg::PositionOf(last_created, last_id.data, last_id.len));
-	}
-	for (uint64 i = 0; i < taken; i++) {
-		bool isnull;
-		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		HeapTupleHeader header = DatumGetHeapTupleHeader(job);
-		HeapTupleData tuple;
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		tuplestore_puttuple(rsinfo->setResult, &tuple);
-	}
-	SPI_finish();
+	GrabRequest grab = ReadGrab(fcinfo, {0, 1, PG_NARGS() > 2 ? 2 : -1, PG_NARGS() > 3 ? 3 : -1});
+	RunGrab(fcinfo, grab);
 	return Datum(0);
 }
 
@@ -296,29 +427,21 @@ compute_grab_job(PG_FUNCTION_ARGS) {
 Datum
 compute_finish_job(PG_FUNCTION_ARGS) {
 	bool with_lease = PG_NARGS() > 3;
-	Bytes id = JobIdArg(fcinfo, 0);
-	Bytes status = ArgBytes(fcinfo, 1);
-	compute::Status finished_as;
-	JobCheck(&id, [&] { return compute::CheckFinishStatus(id.ViewOrEmpty(), status.View(), &finished_as); });
-	CheckFilesArg(fcinfo, 2, "output_files", true, &id);
-	bool fenced = with_lease && !PG_ARGISNULL(3);
-	int32 attempt = fenced ? PG_GETARG_INT32(3) : 0;
-	bool has_error = with_lease && !PG_ARGISNULL(4);
-	CoreCheck([&] { return compute::CheckFinishError(id.ViewOrEmpty(), finished_as, has_error); });
+	FinishRequest finish = ReadFinish(fcinfo, {0, 1, 2, with_lease ? 3 : -1, with_lease ? 4 : -1});
+	PG_RETURN_DATUM(RunFinish(fcinfo, finish));
+}
 
-	Datum args[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
-	                 has_error ? PG_GETARG_DATUM(4) : Datum(0), Int32GetDatum(attempt)};
-	const char nulls[5] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', has_error ? ' ' : 'n', ' '};
-	Statement statement = fenced ? Statement::FinishFenced : with_lease ? Statement::Finish : Statement::Finish10;
-	Datum job;
-	if (!RunForJob(statement, args, nulls, &job)) {
-		if (fenced) {
-			RaiseLeaseLost(id, attempt);
-		}
-		RaiseUnknownJob(id);
-	}
-	compute::pg::RequireJobRight(job, compute::Right::Work, id);
-	PG_RETURN_DATUM(job);
+// finish_and_grab(job_id bytea, status text, queue text, output_files text[],
+// attempt int, error text, max_jobs int, lease interval, wait interval)
+// returns setof compute.jobs: finish_job, then grab_job, in one statement.
+// Every argument is checked first; a refused finish grabs nothing.
+Datum
+compute_finish_and_grab(PG_FUNCTION_ARGS) {
+	FinishRequest finish = ReadFinish(fcinfo, {0, 1, 3, 4, 5});
+	GrabRequest grab = ReadGrab(fcinfo, {2, 6, 7, 8}, &finish.id);
+	RunFinish(fcinfo, finish);
+	RunGrab(fcinfo, grab);
+	return Datum(0);
 }
 
 // finish_jobs(job_ids bytea[], status text, attempts int[]) returns bigint:

@@ -5,6 +5,7 @@
 // queued rows.
 
 #include "pg/marks.hpp"
+#include "pg/waiters.hpp"
 
 extern "C" {
 #include "access/twophase.h"
@@ -60,6 +61,7 @@ struct Note {
 	uint8 len;
 	char queue[kMarkQueueBytes];
 	Position position;
+	uint32 rows; // how many rows were noted (for the waiting grabs)
 };
 Note queued_notes[kNotes];
 int queued_count = 0;
@@ -93,6 +95,7 @@ FindNote(Note *notes, int &count, const char *queue, size_t len) {
 	Note *note = &notes[count++];
 	note->len = static_cast<uint8>(len);
 	memcpy(note->queue, queue, len);
+	note->rows = 0;
 	note->position.created = PG_INT64_MAX; // after every position
 	memset(note->position.job_id, 0xff, sizeof(note->position.job_id));
 	return note;
@@ -101,8 +104,11 @@ FindNote(Note *notes, int &count, const char *queue, size_t len) {
 void
 NotePosition(Note *notes, int &count, const char *queue, size_t len, const Position &position) {
 	Note *note = FindNote(notes, count, queue, len);
-	if (note != nullptr && ComparePositions(position, note->position) < 0) {
-		note->position = position;
+	if (note != nullptr) {
+		note->rows++;
+		if (ComparePositions(position, note->position) < 0) {
+			note->position = position;
+		}
 	}
 }
 
@@ -176,6 +182,12 @@ ApplyNotes(bool undone) {
 		RecordNotes(queued_notes, queued_count);
 	}
 	LWLockRelease(lock);
+	// Jobs that are grabbable now: wake as many waiting grabs.
+	const Note *notes = undone ? locked_notes : queued_notes;
+	int count = undone ? locked_count : queued_count;
+	for (int i = 0; i < count; i++) {
+		WakeQueue(notes[i].queue, notes[i].len, notes[i].rows);
+	}
 }
 
 // Before PREPARE TRANSACTION: the rows this transaction touched become

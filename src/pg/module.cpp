@@ -7,6 +7,7 @@
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
 #include "pg/rights.hpp"
+#include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
 
@@ -36,9 +37,16 @@ _PG_init(void) {
 	                         "Lets grab_job start its scan at the queue's mark instead of the queue's head.",
 	                         "Takes effect when the library is in shared_preload_libraries.",
 	                         &compute::pg::queue_marks_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("compute.wait_recheck",
+	                        "How often a waiting grab looks for a job without being woken (milliseconds).",
+	                        "A safety net: a waiting grab is woken by the commit that makes a job grabbable. "
+	                        "Without shared_preload_libraries a waiting grab looks every 100 ms instead.",
+	                        &compute::pg::wait_recheck_ms, 1000, 10, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
+	                        nullptr, nullptr);
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();
+	compute::pg::InitWaiters();
 }
 
 } // extern "C"

@@ -136,10 +136,13 @@ RequireBatchRight(Datum job_ids, Right right) {
 		elog(ERROR, "compute: could not read the queues of a batch");
 	}
 	SPITupleTable *rows = SPI_tuptable;
-	for (uint64 i = 0; i < SPI_processed; i++) {
-		bool isnull;
-		Bytes queue = BytesOf(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull), isnull);
-		Bytes id = BytesOf(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull), isnull);
+	uint64 count = SPI_processed; // RequireQueueRight runs SPI of its own
+	for (uint64 i = 0; i < count; i++) {
+		bool queue_null, id_null;
+		Datum queue_value = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &queue_null);
+		Datum id_value = SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &id_null);
+		Bytes queue = BytesOf(queue_value, queue_null);
+		Bytes id = BytesOf(id_value, id_null);
 		RequireQueueRight(queue, right, &id);
 	}
 	SPI_finish();

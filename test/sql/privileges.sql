@@ -13,7 +13,7 @@ CREATE ROLE regress_nobody;
 GRANT USAGE ON SCHEMA compute TO regress_submitter, regress_worker, regress_admin;
 GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]), compute.get_job(bytea),
     compute.queue_position(bytea) TO regress_submitter;
-GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval), compute.heartbeat(bytea, int, interval),
+GRANT EXECUTE ON FUNCTION compute.grab_job(text, int, interval, interval), compute.heartbeat(bytea, int, interval),
     compute.finish_job(bytea, text, text[], int, text), compute.finish_jobs(bytea[], text, int[]),
     compute.get_job(bytea) TO regress_worker;
 GRANT EXECUTE ON FUNCTION compute.expire(interval), compute.expire_job(bytea), compute.requeue_stale(),

@@ -154,7 +154,7 @@ CREATE ROLE promises_hostile;  -- works on its own queue only, would grab others
 CREATE ROLE promises_free;     -- no queue grants: every queue, as before 1.2.0
 GRANT USAGE ON SCHEMA compute, t TO promises_render, promises_hostile, promises_free;
 GRANT EXECUTE ON FUNCTION t.id(text), t.try(text) TO promises_render, promises_hostile, promises_free;
-GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]), compute.grab_job(text, int, interval),
+GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]), compute.grab_job(text, int, interval, interval),
     compute.finish_job(bytea, text, text[], int, text), compute.heartbeat(bytea, int, interval),
     compute.finish_jobs(bytea[], text, int[]), compute.expire_job(bytea), compute.delete_job(bytea),
     compute.requeue_stale(), compute.expire(interval)

@@ -1,0 +1,165 @@
+// The list of waiting grabs in shared memory; see waiters.hpp.
+
+#include "pg/waiters.hpp"
+
+#include "core/queue_mark.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/wait_event.h"
+}
+
+#include <cstring>
+
+namespace compute::pg {
+
+int wait_recheck_ms = 1000;
+
+namespace {
+
+constexpr long kUnlistedRecheckMs = 100;
+
+struct Waiter {
+	bool waiting;
+	Oid database;
+	uint8 queue_len;
+	char queue[kMarkQueueBytes];
+	Latch *latch;
+};
+
+struct Shared {
+	int waiting; // how many slots are waiting: a commit with none to wake looks no further
+	int slots;
+	Waiter waiters[FLEXIBLE_ARRAY_MEMBER];
+};
+
+Shared *shared = nullptr;
+LWLock *lock = nullptr;
+bool listed = false; // this backend's slot is in use
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+Size
+SharedSize() {
+	return add_size(offsetof(Shared, waiters), mul_size(sizeof(Waiter), MaxBackends + 1));
+}
+
+void
+RequestShmem() {
+	if (previous_request_hook) {
+		previous_request_hook();
+	}
+	RequestAddinShmemSpace(SharedSize());
+	RequestNamedLWLockTranche("compute waiters", 1);
+}
+
+void
+StartupShmem() {
+	if (previous_startup_hook) {
+		previous_startup_hook();
+	}
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	bool found;
+	shared = static_cast<Shared *>(ShmemInitStruct("compute waiters", SharedSize(), &found));
+	if (!found) {
+		memset(shared, 0, SharedSize());
+		shared->slots = MaxBackends + 1;
+	}
+	lock = &GetNamedLWLockTranche("compute waiters")->lock;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+Waiter *
+MySlot() {
+	if (shared == nullptr || MyBackendId <= 0 || MyBackendId >= shared->slots) {
+		return nullptr;
+	}
+	return &shared->waiters[MyBackendId];
+}
+
+void
+OnXactEvent(XactEvent event, void *) {
+	if (listed && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)) {
+		StopAwaiting(); // a cancelled or failed wait
+	}
+}
+
+} // namespace
+
+void
+InitWaiters() {
+	if (process_shared_preload_libraries_in_progress) {
+		previous_request_hook = shmem_request_hook;
+		shmem_request_hook = RequestShmem;
+		previous_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = StartupShmem;
+	}
+	RegisterXactCallback(OnXactEvent, nullptr);
+}
+
+void
+AwaitQueue(const char *queue, size_t len) {
+	ResetLatch(MyLatch);
+	Waiter *slot = MySlot();
+	if (slot == nullptr || len > kMarkQueueBytes) {
+		return;
+	}
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (!slot->waiting) {
+		shared->waiting++;
+	}
+	slot->waiting = true;
+	slot->database = MyDatabaseId;
+	slot->queue_len = static_cast<uint8>(len);
+	memcpy(slot->queue, queue, len);
+	slot->latch = MyLatch;
+	LWLockRelease(lock);
+	listed = true;
+}
+
+void
+SleepForQueue(long left_ms) {
+	long recheck = MySlot() != nullptr ? wait_recheck_ms : kUnlistedRecheckMs;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, Min(left_ms, recheck),
+	                 PG_WAIT_EXTENSION);
+}
+
+void
+StopAwaiting() {
+	Waiter *slot = MySlot();
+	if (slot == nullptr || !listed) {
+		return;
+	}
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (slot->waiting) {
+		slot->waiting = false;
+		shared->waiting--;
+	}
+	LWLockRelease(lock);
+	listed = false;
+}
+
+void
+WakeQueue(const char *queue, size_t len, uint32 rows) {
+	if (shared == nullptr || rows == 0 || shared->waiting == 0) {
+		return; // (an unlocked read: a waiter listed later looks for itself)
+	}
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 1; i < shared->slots && rows > 0 && shared->waiting > 0; i++) {
+		Waiter &waiter = shared->waiters[i];
+		if (waiter.waiting && waiter.database == MyDatabaseId && waiter.queue_len == len &&
+		    memcmp(waiter.queue, queue, len) == 0) {
+			waiter.waiting = false; // the next wake-up goes to another waiter
+			shared->waiting--;
+			SetLatch(waiter.latch);
+			rows--;
+		}
+	}
+	LWLockRelease(lock);
+}
+
+} // namespace compute::pg

@@ -1,0 +1,44 @@
+// Waiting grabs (extension 1.2.0): a grab_job with a wait sleeps on its
+// backend's latch until a transaction that makes a job of its queue
+// grabbable commits (a submit, requeue, resubmission, requeue_stale, or a
+// grab that rolled back), then grabs again.
+//
+// With compute in shared_preload_libraries, waiters are listed in shared
+// memory (one slot per backend: database, queue, latch); a committing
+// transaction wakes as many waiters of a queue as it left jobs queued there
+// (no stampede), and each waiter also looks again every
+// compute.wait_recheck milliseconds (default 1000), a safety net, not the
+// way jobs are found. Without preloading there is no list: a waiting grab
+// looks again every 100 ms until its wait has passed.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace compute::pg {
+
+// compute.wait_recheck, milliseconds.
+extern int wait_recheck_ms;
+
+// From _PG_init.
+void
+InitWaiters();
+
+// Lists this backend as waiting for `queue` (of this database), after
+// resetting its latch: call it before looking for a job, then sleep.
+void
+AwaitQueue(const char *queue, size_t len);
+
+// Sleeps until the latch is set, `left_ms` passed, or the recheck is due.
+void
+SleepForQueue(long left_ms);
+
+// Takes this backend off the list (also done when its transaction aborts).
+void
+StopAwaiting();
+
+// From the transaction callbacks (marks.cpp), once the transaction's rows are
+// visible: `rows` jobs of `queue` became grabbable.
+void
+WakeQueue(const char *queue, size_t len, uint32 rows);
+
+} // namespace compute::pg
