@@ -784,6 +784,8 @@ public final class PlatformCompat {
 			check(look.attempt(id[i]) == 1 && look.leased(id[i]),
 			      "dispatch " + names[i] + ": compute did not start attempt 1 with a lease underneath");
 		}
+		refused("55000", look, id[0], "dispatching in-progress job A again (a redelivered job message)",
+		        () -> p.markInProgress(id[0]));
 		check(p.queuePosition(id[5]) == 0, "queue position of F after the dispatch is not 0");
 		check(hexes(p.list(LIST_RUNNING_JOBS)).equals(hexIds(id[0], id[1], id[2], id[3], id[4])), "running list is not A..E");
 		check(hexes(p.list(LIST_QUEUED_JOBS)).equals(hexIds(id[5])), "queued list is not F");
@@ -897,6 +899,8 @@ public final class PlatformCompat {
 			check("expired".equals(p.getJob(id[i]).status), "expireJob " + names[i] + ": not expired");
 		}
 		refused("55000", look, id[0], "expiring expired job A again", () -> p.markExpired(id[0]));
+		refused("55000", look, id[5], "finishing expired job F (a run that outlived its job)",
+		        () -> p.markFinished(id[5], "failed"));
 		check(p.markExpired(hashId("nobody")) == 0, "expireJob of an unknown job updated a row");
 
 		// Resubmission (AsyncPlatform.submitJob of a job it owns): look up,
