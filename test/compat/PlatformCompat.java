@@ -370,10 +370,18 @@ public final class PlatformCompat {
 	static final AtomicInteger passed = new AtomicInteger();
 	static final AtomicInteger failed = new AtomicInteger();
 
+	// Failures are printed up to 3 of a kind (the message without its
+	// numbers and job ids), so that one broken step does not hide another.
+	static final Map<String, AtomicInteger> failureKinds = new ConcurrentHashMap<>();
+
 	static void check(boolean ok, String what) {
 		if (ok) {
 			passed.incrementAndGet();
-		} else if (failed.incrementAndGet() <= 60) {
+			return;
+		}
+		failed.incrementAndGet();
+		String kind = what.replaceAll("[0-9a-f]{32}", "#").replaceAll("[0-9]+", "#").replaceAll("\\[.*", "");
+		if (failureKinds.computeIfAbsent(kind, k -> new AtomicInteger()).incrementAndGet() <= 3) {
 			System.out.println("FAIL: " + what);
 		}
 	}
@@ -417,6 +425,12 @@ public final class PlatformCompat {
 	           OffsetDateTime lastAccessed, OffsetDateTime grabbed, OffsetDateTime finished) {
 		String hexId() {
 			return hex(id);
+		}
+
+		@Override
+		public String toString() {
+			return hexId() + " " + status + " queue=" + queue + " config=" + config + " inputs=" + Arrays.toString(inputs)
+			       + " created=" + created + " last_accessed=" + lastAccessed + " grabbed=" + grabbed + " finished=" + finished;
 		}
 	}
 
@@ -1358,6 +1372,7 @@ public final class PlatformCompat {
 			single(con);
 		}
 		int singleChecks = passed.get() + failed.get();
+		int singleFailed = failed.get();
 		long t1 = System.nanoTime();
 		clients(url);
 		try (Connection con = DriverManager.getConnection(url)) {
@@ -1382,11 +1397,12 @@ public final class PlatformCompat {
 		}
 		System.out.print("executions per statement:\n" + counts);
 		System.out.printf("platform: %s: %d of %d platform statements replayed, %d executions, %d checks (%d single-client,"
-		                  + " %d with %d clients x %d own jobs + %d shared jobs), %d failed, %d refusals as expected;"
+		                  + " %d with %d clients x %d own jobs + %d shared jobs), %d failed (%d single-client),"
+		                  + " %d refusals as expected;"
 		                  + " %.1f s single, %.1f s clients%n",
 		                  failed.get() == 0 ? "passed" : "FAILED", STATEMENTS.size() - never.size(), STATEMENTS.size(),
 		                  total, passed.get() + failed.get(), singleChecks, passed.get() + failed.get() - singleChecks,
-		                  CLIENTS, JOBS_PER_CLIENT, SHARED_JOBS, failed.get(), refusals.sum(), (t1 - t0) / 1e9,
+		                  CLIENTS, JOBS_PER_CLIENT, SHARED_JOBS, failed.get(), singleFailed, refusals.sum(), (t1 - t0) / 1e9,
 		                  (t2 - t1) / 1e9);
 		System.exit(failed.get() == 0 ? 0 : 1);
 	}
