@@ -12,6 +12,7 @@ packages=(
 	python3 python3-psycopg2   # the chaos run and the model test (Debian's /usr/bin/python3)
 	clang libclang-rt-14-dev   # libFuzzer harness of the core (check-fuzz)
 	sqlsmith                   # SQL fuzzing (check-sqlsmith)
+	default-jdk-headless libpostgresql-jdbc-java # the platform's statements through JDBC (check-platform)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -81,7 +81,7 @@ suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGR
 suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
 suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
 
-CHECKS=(multiclient check-marks check-wait chaos check-dump check-model check-crash check-sqlsmith check-fuzz check-sanitizers check-memory)
+CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith check-fuzz check-sanitizers check-memory)
 
 # Standalone checks: each starts its own cluster, prints one summary line
 # and exits non-zero on failure.
