@@ -144,6 +144,29 @@ REVOKE EXECUTE ON FUNCTION compute.finish_and_grab(bytea, text, text, text[], in
 COMMENT ON FUNCTION compute.finish_and_grab(bytea, text, text, text[], int, text, int, interval, interval) IS
     'finish a job as finish_job does, then grab as grab_job does, in one statement and one commit; a refused finish grabs nothing';
 
+-- Services that submit and wait for results (no polling), and listeners.
+CREATE FUNCTION compute.wait_job(job_id bytea, timeout interval DEFAULT '30 seconds')
+    RETURNS compute.jobs
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_wait_job';
+CREATE FUNCTION compute.submit_jobs(job_ids bytea[], queue text, configs text[] DEFAULT NULL,
+                                    input_files text[] DEFAULT '{}')
+    RETURNS SETOF compute.jobs
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_submit_jobs';
+-- The NOTIFY channel of a queue: safe for any queue name (at most 63 bytes).
+CREATE FUNCTION compute.queue_channel(queue text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    RETURN 'compute_queue_' || pg_catalog.md5(queue);
+REVOKE EXECUTE ON FUNCTION compute.wait_job(bytea, interval), compute.submit_jobs(bytea[], text, text[], text[])
+    FROM PUBLIC;
+COMMENT ON FUNCTION compute.wait_job(bytea, interval) IS
+    'the job once it is complete, failed or expired (sleeping until then), or as it stands when timeout has passed';
+COMMENT ON FUNCTION compute.submit_jobs(bytea[], text, text[], text[]) IS
+    'submit_job for each of job_ids (configs[i] is job i''s), in one statement: all or nothing';
+COMMENT ON FUNCTION compute.queue_channel(text) IS
+    'the NOTIFY channel on which a transaction that queues jobs of this queue notifies at commit';
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

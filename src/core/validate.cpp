@@ -86,6 +86,19 @@ CheckBatch(int ids_ndim, std::size_t ids, std::optional<int> attempts_ndim, std:
 	return std::nullopt;
 }
 
+Check
+CheckSubmitBatch(int ids_ndim, std::size_t ids, std::optional<int> configs_ndim, std::size_t configs) {
+	if (ids_ndim > 1 || (configs_ndim && *configs_ndim > 1)) {
+		return Error {Code::BadParam, "job_ids and configs must be one-dimensional arrays", ""};
+	}
+	if (configs_ndim && configs != ids) {
+		return Error {Code::BadParam,
+		              "configs has " + std::to_string(configs) + " elements, job_ids " + std::to_string(ids),
+		              "configs holds the configuration of each job in job_ids, in the same order."};
+	}
+	return std::nullopt;
+}
+
 Error
 DuplicateInBatch() {
 	return Error {Code::BadParam, "job_ids names a job more than once", "Each job finishes once."};

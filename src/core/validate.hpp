@@ -49,6 +49,11 @@ CheckBatch(int ids_ndim, std::size_t ids, std::optional<int> attempts_ndim, std:
 Error
 DuplicateInBatch();
 
+// The arrays of submit_jobs: one dimension; `configs`, when given, as long
+// as `job_ids`.
+Check
+CheckSubmitBatch(int ids_ndim, std::size_t ids, std::optional<int> configs_ndim, std::size_t configs);
+
 // max_jobs of grab_job: at least 1.
 Check
 CheckMaxJobs(std::optional<std::int64_t> max_jobs);

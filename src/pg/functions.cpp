@@ -258,10 +258,10 @@ struct GrabRequest {
 
 // A wait: not NULL, not negative, at most a day; in microseconds.
 int64
-WaitArg(FunctionCallInfo fcinfo, int n, const Bytes *job) {
+WaitArg(FunctionCallInfo fcinfo, int n, const Bytes *job, const char *name = "wait") {
 	bool is_null = PG_ARGISNULL(n);
 	bool negative = !is_null && IntervalSign(PG_GETARG_DATUM(n)) < 0;
-	JobCheck(job, [&] { return compute::CheckInterval("wait", is_null, negative); });
+	JobCheck(job, [&] { return compute::CheckInterval(name, is_null, negative); });
 	Interval day = {USECS_PER_DAY, 0, 0};
 	Datum wait = PG_GETARG_DATUM(n);
 	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, wait, IntervalPGetDatum(&day))) > 0) {
@@ -380,6 +380,8 @@ PG_FUNCTION_INFO_V1(compute_finish_jobs);
 PG_FUNCTION_INFO_V1(compute_requeue_lost_leases);
 PG_FUNCTION_INFO_V1(compute_queue_marks);
 PG_FUNCTION_INFO_V1(compute_finish_and_grab);
+PG_FUNCTION_INFO_V1(compute_wait_job);
+PG_FUNCTION_INFO_V1(compute_submit_jobs);
 
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
@@ -661,6 +663,117 @@ compute_queue_marks(PG_FUNCTION_ARGS) {
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);
+}
+
+// submit_jobs(job_ids bytea[], queue text, configs text[], input_files
+// text[]) returns setof compute.jobs: submit_job for each job, in order, in
+// one statement (configs[i] is job i's; input_files are every job's). All
+// arguments are checked before any job is written; any error undoes all.
+Datum
+compute_submit_jobs(PG_FUNCTION_ARGS) {
+	bool ids_null = PG_ARGISNULL(0);
+	CoreCheck([&] { return compute::CheckNotNull("job_ids", ids_null); });
+	ArrayType *ids = PG_GETARG_ARRAYTYPE_P(0);
+	Datum *id_elems;
+	bool *id_nulls;
+	int count;
+	deconstruct_array(ids, BYTEAOID, -1, false, TYPALIGN_INT, &id_elems, &id_nulls, &count);
+	for (int i = 0; i < count; i++) {
+		Bytes id = compute::pg::BytesOf(id_elems[i], id_nulls[i]);
+		CoreCheck([&] { return compute::CheckJobId(id.View()); });
+	}
+	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
+	const Bytes *job = count > 0 ? &first : nullptr;
+	Bytes queue = QueueArg(fcinfo, 1, job);
+	Datum *config_elems = nullptr;
+	bool *config_nulls = nullptr;
+	int config_count = 0;
+	std::optional<int> configs_ndim;
+	if (!PG_ARGISNULL(2)) {
+		ArrayType *configs = PG_GETARG_ARRAYTYPE_P(2);
+		configs_ndim = ARR_NDIM(configs);
+		deconstruct_array(configs, TEXTOID, -1, false, TYPALIGN_INT, &config_elems, &config_nulls, &config_count);
+	}
+	int ids_ndim = ARR_NDIM(ids);
+	JobCheck(job, [&] {
+		return compute::CheckSubmitBatch(ids_ndim, static_cast<size_t>(count), configs_ndim,
+		                                 static_cast<size_t>(config_count));
+	});
+	CheckFilesArg(fcinfo, 3, "input_files", false, job);
+	compute::pg::RequireQueueRight(queue, compute::Right::Submit, job);
+
+	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	SPI_connect();
+	for (int i = 0; i < count; i++) {
+		bool config_null = config_elems == nullptr || config_nulls[i];
+		Datum args[4] = {id_elems[i], PG_GETARG_DATUM(1), config_null ? Datum(0) : config_elems[i], PG_GETARG_DATUM(3)};
+		const char nulls[4] = {' ', ' ', config_null ? 'n' : ' ', ' '};
+		bool found = false;
+		for (int round = 0; round < 2 && !found; round++) {
+			found = Execute(Statement::Submit, args, nulls) > 0 || Execute(Statement::Resubmit, args, nulls) > 0;
+		}
+		if (!found) {
+			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			                errmsg("could not submit job: it changed concurrently, retry")));
+		}
+		bool isnull;
+		Datum row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTupleHeader header = DatumGetHeapTupleHeader(row);
+		HeapTupleData tuple;
+		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = header;
+		tuplestore_puttuple(rsinfo->setResult, &tuple);
+	}
+	SPI_finish();
+	return Datum(0);
+}
+
+// wait_job(job_id bytea, timeout interval) returns compute.jobs: the job once
+// it is complete, failed or expired, or as it stands when the timeout has
+// passed; P0002 when unknown. Sleeps on the latch between looks, woken by
+// the commit that finishes the job (see waiters.hpp).
+Datum
+compute_wait_job(PG_FUNCTION_ARGS) {
+	Bytes id = JobIdArg(fcinfo, 0);
+	int64 timeout = WaitArg(fcinfo, 1, &id, "timeout");
+	Datum args[1] = {PG_GETARG_DATUM(0)};
+	TimestampTz deadline = GetCurrentTimestamp() + timeout;
+	bool first = true;
+	for (;;) {
+		if (!first) {
+			compute::pg::AwaitJob(id.data); // listed before the look
+		}
+		SPI_connect();
+		bool found = Execute(Statement::JobFinished, args, nullptr) > 0;
+		bool finished = false;
+		if (found) {
+			bool isnull;
+			finished = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+		if (!found) {
+			compute::pg::StopAwaiting();
+			RaiseUnknownJob(id);
+		}
+		long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+		if (finished || left_ms <= 0 || IsolationUsesXactSnapshot()) {
+			break;
+		}
+		if (!first) {
+			compute::pg::SleepForQueue(left_ms);
+			CHECK_FOR_INTERRUPTS();
+		}
+		first = false;
+	}
+	compute::pg::StopAwaiting();
+	Datum job;
+	if (!RunForJob(Statement::GetJob, args, nullptr, &job)) {
+		RaiseUnknownJob(id);
+	}
+	PG_RETURN_DATUM(job);
 }
 
 // delete_job(job_id bytea) returns boolean

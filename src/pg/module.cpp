@@ -43,6 +43,11 @@ _PG_init(void) {
 	                        "Without shared_preload_libraries a waiting grab looks every 100 ms instead.",
 	                        &compute::pg::wait_recheck_ms, 1000, 10, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
 	                        nullptr, nullptr);
+	DefineCustomBoolVariable("compute.notify",
+	                         "Sends NOTIFY at commit: on a queue's channel when jobs enter queued, on "
+	                         "compute_finished when jobs finish or expire.",
+	                         "Channel of a queue: compute.queue_channel(queue).", &compute::pg::notify_enabled, true,
+	                         PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();

@@ -85,6 +85,7 @@ const PlanText kPlans[] = {
     {"SELECT id FROM pg_catalog.unnest($1) AS id GROUP BY id HAVING pg_catalog.count(*) > 1 LIMIT 1",
      1,
      {BYTEAARRAYOID}},
+    {"SELECT status IN ('complete', 'failed', 'expired') FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
     // Heartbeat: extends the lease by $3, else by the lease the job was
     // grabbed with (kept in j.lease: an explicit extension does not change
     // it), else ($4) by the default lease; fenced by attempt.

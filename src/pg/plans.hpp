@@ -26,6 +26,7 @@ enum class Statement {
 	FinishBatchFenced, // ($1 job_ids, $2 status, $3 attempts) -> count
 	FirstMissing,      // ($1 job_ids) -> the first job_id that does not exist
 	FirstDuplicate,    // ($1 job_ids) -> a job_id named more than once
+	JobFinished,       // ($1 job_id) -> whether it is complete, failed or expired
 	Heartbeat,       // ($1 job_id, $2 attempt, $3 extend, $4 default lease) -> job
 	Expire,          // ($1 older_than) -> count
 	ExpireJob,       // ($1 job_id) -> job

@@ -8,6 +8,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/md5.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"

@@ -33,6 +33,7 @@
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
 #include "pg/marks.hpp"
+#include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
 #include "core/transition.hpp"
@@ -237,6 +238,41 @@ RetiredAttempt(Relation relation, const Bytes &id) {
 	int32 attempt = 0;
 	AsTableOwner(relation, [&] { attempt = LookUpRetired(id); });
 	return attempt;
+}
+
+// Tells listeners and waiters of a transition (1.2.0), at commit: entering
+// queued notifies the queue's channel (compute_queue_ + md5 of the queue
+// name; PostgreSQL sends one per channel per transaction); entering
+// complete, failed or expired notifies compute_finished with "<job id in
+// hex> <status>", and wakes wait_job's waiters.
+void
+Announce(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, compute::Status to) {
+	if (id.null || id.len != 16) {
+		return;
+	}
+	if (to == compute::Status::Complete || to == compute::Status::Failed || to == compute::Status::Expired) {
+		compute::pg::NoteFinishedJob(id.data);
+	}
+	if (!compute::pg::notify_enabled) {
+		return;
+	}
+	if (to == compute::Status::Queued) {
+		Bytes queue = Field(row, desc, col.queue);
+		char channel[64] = "compute_queue_";
+		const char *errstr = nullptr;
+		if (!queue.null && pg_md5_hash(queue.data, queue.len, channel + strlen(channel), &errstr)) {
+			Async_Notify(channel, nullptr);
+		}
+	} else if (to != compute::Status::InProgress) {
+		char payload[64];
+		static const char digits[] = "0123456789abcdef";
+		for (int i = 0; i < 16; i++) {
+			payload[2 * i] = digits[static_cast<unsigned char>(id.data[i]) >> 4];
+			payload[2 * i + 1] = digits[static_cast<unsigned char>(id.data[i]) & 0xf];
+		}
+		snprintf(payload + 32, sizeof(payload) - 32, " %s", compute::StatusName(to).data());
+		Async_Notify("compute_finished", payload);
+	}
 }
 
 // Whether the trigger was created with the argument `arg`.
@@ -449,6 +485,9 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	// A queued row that a concurrent grab may have passed (it was locked or
 	// not yet visible): the queue's mark must not stay after it.
 	NoteIfQueued(new_row, desc, col, id);
+	if (v12 && transition) {
+		Announce(new_row, desc, col, id, to);
+	}
 	return PointerGetDatum(new_row);
 }
 

@@ -18,6 +18,7 @@ extern "C" {
 namespace compute::pg {
 
 int wait_recheck_ms = 1000;
+bool notify_enabled = true;
 
 namespace {
 
@@ -25,6 +26,8 @@ constexpr long kUnlistedRecheckMs = 100;
 
 struct Waiter {
 	bool waiting;
+	bool for_job; // wait_job: job_id; else a grab: queue
+	unsigned char job_id[16];
 	Oid database;
 	uint8 queue_len;
 	char queue[kMarkQueueBytes];
@@ -33,6 +36,7 @@ struct Waiter {
 
 struct Shared {
 	int waiting; // how many slots are waiting: a commit with none to wake looks no further
+	int waiting_jobs; // how many of them wait for a job (wait_job)
 	int slots;
 	Waiter waiters[FLEXIBLE_ARRAY_MEMBER];
 };
@@ -40,6 +44,14 @@ struct Shared {
 Shared *shared = nullptr;
 LWLock *lock = nullptr;
 bool listed = false; // this backend's slot is in use
+
+// Jobs this transaction finished, for wait_job's waiters (only while some
+// backend waits for a job); past kFinishedNotes, every job waiter of the
+// database is woken.
+constexpr int kFinishedNotes = 64;
+unsigned char finished_jobs[kFinishedNotes][16];
+int finished_count = 0;
+bool finished_overflow = false;
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
@@ -82,9 +94,40 @@ MySlot() {
 }
 
 void
+WakeFinished() {
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (int i = 1; i < shared->slots && shared->waiting_jobs > 0; i++) {
+		Waiter &waiter = shared->waiters[i];
+		if (!waiter.waiting || !waiter.for_job || waiter.database != MyDatabaseId) {
+			continue;
+		}
+		bool match = finished_overflow;
+		for (int j = 0; j < finished_count && !match; j++) {
+			match = memcmp(waiter.job_id, finished_jobs[j], 16) == 0;
+		}
+		if (match) {
+			waiter.waiting = false;
+			shared->waiting--;
+			shared->waiting_jobs--;
+			SetLatch(waiter.latch);
+		}
+	}
+	LWLockRelease(lock);
+}
+
+void
 OnXactEvent(XactEvent event, void *) {
 	if (listed && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)) {
 		StopAwaiting(); // a cancelled or failed wait
+	}
+	if (event == XACT_EVENT_COMMIT && (finished_count > 0 || finished_overflow) && shared != nullptr &&
+	    shared->waiting_jobs > 0) {
+		WakeFinished();
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+	    event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
+		finished_count = 0;
+		finished_overflow = false;
 	}
 }
 
@@ -111,8 +154,11 @@ AwaitQueue(const char *queue, size_t len) {
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	if (!slot->waiting) {
 		shared->waiting++;
+	} else if (slot->for_job) {
+		shared->waiting_jobs--;
 	}
 	slot->waiting = true;
+	slot->for_job = false;
 	slot->database = MyDatabaseId;
 	slot->queue_len = static_cast<uint8>(len);
 	memcpy(slot->queue, queue, len);
@@ -138,9 +184,51 @@ StopAwaiting() {
 	if (slot->waiting) {
 		slot->waiting = false;
 		shared->waiting--;
+		if (slot->for_job) {
+			shared->waiting_jobs--;
+		}
 	}
 	LWLockRelease(lock);
 	listed = false;
+}
+
+void
+AwaitJob(const char *job_id) {
+	ResetLatch(MyLatch);
+	Waiter *slot = MySlot();
+	if (slot == nullptr) {
+		return;
+	}
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (!slot->waiting) {
+		shared->waiting++;
+	}
+	if (!slot->waiting || !slot->for_job) {
+		shared->waiting_jobs++;
+	}
+	slot->waiting = true;
+	slot->for_job = true;
+	memcpy(slot->job_id, job_id, 16);
+	slot->database = MyDatabaseId;
+	slot->queue_len = 0;
+	slot->latch = MyLatch;
+	LWLockRelease(lock);
+	listed = true;
+}
+
+void
+NoteFinishedJob(const char *job_id) {
+	// Always noted: whether anyone waits is read at commit, after the
+	// transaction became visible; a waiter lists itself before it looks at
+	// the job, so it either sees the job finished or is listed by then.
+	if (shared == nullptr) {
+		return;
+	}
+	if (finished_count == kFinishedNotes) {
+		finished_overflow = true;
+		return;
+	}
+	memcpy(finished_jobs[finished_count++], job_id, 16);
 }
 
 void
@@ -151,7 +239,7 @@ WakeQueue(const char *queue, size_t len, uint32 rows) {
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	for (int i = 1; i < shared->slots && rows > 0 && shared->waiting > 0; i++) {
 		Waiter &waiter = shared->waiters[i];
-		if (waiter.waiting && waiter.database == MyDatabaseId && waiter.queue_len == len &&
+		if (waiter.waiting && !waiter.for_job && waiter.database == MyDatabaseId && waiter.queue_len == len &&
 		    memcmp(waiter.queue, queue, len) == 0) {
 			waiter.waiting = false; // the next wake-up goes to another waiter
 			shared->waiting--;

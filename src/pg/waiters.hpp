@@ -19,6 +19,9 @@ namespace compute::pg {
 // compute.wait_recheck, milliseconds.
 extern int wait_recheck_ms;
 
+// compute.notify: transitions send NOTIFY (default on).
+extern bool notify_enabled;
+
 // From _PG_init.
 void
 InitWaiters();
@@ -40,5 +43,15 @@ StopAwaiting();
 // visible: `rows` jobs of `queue` became grabbable.
 void
 WakeQueue(const char *queue, size_t len, uint32 rows);
+
+// wait_job: lists this backend as waiting for job `job_id` (16 bytes) to
+// finish, after resetting its latch.
+void
+AwaitJob(const char *job_id);
+
+// From the trigger: this transaction finished job `job_id` (complete,
+// failed or expired); its waiters are woken when the transaction commits.
+void
+NoteFinishedJob(const char *job_id);
 
 } // namespace compute::pg

@@ -56,3 +56,30 @@ SET statement_timeout = '300ms';
 SELECT count(*) FROM compute.grab_job('loop', 1, '1 minute', '1 hour');
 RESET statement_timeout;
 SELECT status, count(*) FROM compute.jobs GROUP BY status ORDER BY status;
+
+-- submit_jobs: submit_job's rules for each job, in one statement, all or
+-- nothing: a new job is queued, a queued/in-progress/complete one returned
+-- as it is (dedupe), a failed or expired one resubmitted.
+SELECT status FROM compute.submit_job(t.id('s1'), 'subs');
+SELECT count(*) FROM compute.grab_job('subs');
+SELECT status FROM compute.finish_job(t.id('s1'), 'failed');
+SELECT status FROM compute.submit_job(t.id('s2'), 'subs');
+SELECT array_agg(job_id) = ARRAY[t.id('s1'), t.id('s2'), t.id('s3')] AS in_order, string_agg(status, ',') AS statuses, string_agg(coalesce(config, '-'), ',') AS configs
+  FROM compute.submit_jobs(ARRAY[t.id('s1'), t.id('s2'), t.id('s3')], 'subs', ARRAY['c1', 'c2', NULL], '{in.txt}');
+SELECT t.try($$SELECT compute.submit_jobs(ARRAY[t.id('s4'), t.id('s5')], 'subs', ARRAY['only one'])$$);
+SELECT t.try($$SELECT compute.submit_jobs(ARRAY[t.id('s4'), NULL], 'subs')$$);
+SELECT t.try($$SELECT compute.submit_jobs(ARRAY[t.id('s4'), '\x01'], 'subs')$$);
+SELECT t.try($$SELECT compute.submit_jobs(ARRAY[t.id('s4')], repeat('q', 33))$$);
+SELECT t.try($$SELECT compute.submit_jobs(ARRAY[t.id('s4')], 'subs', NULL, '{""}')$$);
+SELECT t.try($$SELECT compute.submit_jobs(NULL, 'subs')$$);
+SELECT count(*) AS none_of_s4 FROM compute.jobs WHERE job_id = t.id('s4');
+SELECT count(*) FROM compute.submit_jobs('{}', 'subs');
+
+-- wait_job: a finished job at once, an unfinished one as it stands once the
+-- timeout has passed, an unknown one P0002. (Woken by the finishing commit
+-- of another session: scripts/check-wait.sh.)
+SELECT status FROM compute.wait_job(t.id('w1'), '1 hour');
+SELECT status FROM compute.wait_job(t.id('s3'), '100 ms');
+SELECT t.try($$SELECT compute.wait_job(t.id('nope'))$$);
+SELECT t.try($$SELECT compute.wait_job(t.id('s3'), '-1 second')$$);
+SELECT compute.queue_channel('subs'), length(compute.queue_channel(repeat('é', 32)));

@@ -193,6 +193,74 @@ def preloaded(admin):
     w.join(10)
     check("after a cancelled wait the next waiter is woken", w.names() == [job_id("f")])
 
+    # 8. wait_job: woken by the finishing commit, not by a rolled-back one.
+    cur.execute("SELECT compute.submit_job(%s, 'w7')", (job_id("g"),))
+    cur.execute("SELECT attempt FROM compute.grab_job('w7', 1, '1 minute')")
+    attempt = cur.fetchone()[0]
+    w = Waiter("SELECT job_id, status FROM compute.wait_job(%s, '30 s')", (job_id("g"),))
+    w.start()
+    check("wait_job sleeps while the job runs", settle(admin, [w]))
+    other = connect()
+    other.autocommit = False
+    ocur = other.cursor()
+    ocur.execute("SELECT compute.finish_job(%s, 'complete', '{g.out}', %s)", (job_id("g"), attempt))
+    other.rollback()
+    time.sleep(0.3)
+    check("a rolled-back finish does not end wait_job", waiting(admin, w.pid))
+    cur.execute("SELECT compute.finish_job(%s, 'complete', '{g.out}', %s)", (job_id("g"), attempt))
+    w.join(10)
+    check("the finishing commit wakes wait_job, which returns the finished job",
+          w.rows and w.rows[0][1] == "complete", f"rows={w.rows} error={w.error}")
+    w = Waiter("SELECT status FROM compute.wait_job(%s, '30 s')", (job_id("nope"),))
+    w.start()
+    w.join(10)
+    check("wait_job of an unknown job: P0002", w.error == "P0002", f"error={w.error}")
+
+    # 9. NOTIFY: a queue's channel once per transaction, at commit only; the
+    # terminal transitions on compute_finished, one per job.
+    listener = connect()
+    lcur = listener.cursor()
+    lcur.execute("SELECT compute.queue_channel('n1')")
+    channel = lcur.fetchone()[0]
+    lcur.execute(f"LISTEN {channel}; LISTEN compute_finished")
+
+    def drain(seconds=0.3):
+        time.sleep(seconds)
+        listener.poll()
+        got = list(listener.notifies)
+        listener.notifies.clear()
+        return got
+
+    other = connect()
+    other.autocommit = False
+    ocur = other.cursor()
+    ocur.execute("SELECT count(*) FROM compute.submit_jobs(ARRAY(SELECT decode(md5('n ' || i), 'hex') FROM generate_series(1, 1000) i), 'n1')")
+    check("nothing is notified before the commit", drain() == [])
+    other.commit()
+    got = drain()
+    check("1000 submits in one transaction notify the queue's channel once",
+          [n.channel for n in got] == [channel], f"got={[(n.channel, n.payload) for n in got]}")
+    ocur.execute("SELECT compute.submit_job(decode(md5('n rolled back'), 'hex'), 'n1')")
+    other.rollback()
+    check("a rolled-back submit notifies nothing", drain() == [])
+    cur.execute("SELECT count(compute.finish_job(job_id, 'complete')) FROM compute.grab_job('n1', 3)")
+    got = drain()
+    check("3 finishes notify compute_finished three times, with job id and status",
+          len(got) == 3 and all(n.channel == "compute_finished" and n.payload.endswith(" complete") and
+                                len(n.payload.split()[0]) == 32 for n in got),
+          f"got={[(n.channel, n.payload) for n in got]}")
+
+    # submit_jobs against a loop of single submits (figures).
+    t0 = time.time()
+    cur.execute("SELECT count(*) FROM compute.submit_jobs(ARRAY(SELECT decode(md5('batch fig ' || i), 'hex') FROM generate_series(1, 5000) i), 'fig')")
+    batch = 5000 / (time.time() - t0)
+    t0 = time.time()
+    for i in range(2000):
+        cur.execute("SELECT compute.submit_job(%s, 'fig')", (job_id(f"single fig {i}"),))
+    single = 2000 / (time.time() - t0)
+    print(f"wait: figures: submit_jobs of 5000 in one call {batch:,.0f} jobs/s; 2000 single submit_job calls "
+          f"(autocommit, one round trip each) {single:,.0f} jobs/s; ratio {batch / single:.1f}")
+
     # Figures: submit-to-grab latency, jobs arriving one by one.
     latencies = []
     for i in range(40):
