@@ -1,8 +1,11 @@
 // libFuzzer harness over the server-independent core (src/core/): parsing and
 // validation of everything a client can send (job ids, statuses, queue names,
-// file-name arrays, max_jobs, intervals, finish statuses), the transition
-// check, the lease rules (fencing tokens, lease lengths, error texts, what a
-// lost lease leads to) and Hex. Every input drives every function: the bytes are split by
+// file-name arrays, max_jobs, intervals, finish statuses, finish_jobs'
+// arrays), the transition check and the row checks of the trigger, the lease
+// rules (fencing tokens, lease lengths, error texts, what a lost lease leads
+// to, lost_leases), the queue marks (src/core/queue_mark.hpp: a table of
+// slots and a sequence of operations on it) and Hex. Every input drives every
+// function the core declares: the bytes are split by
 // FuzzedDataProvider into the arguments, and each result is checked against an
 // independent statement of the contract (SPEC sections 3 and 5), not against
 // the implementation itself.
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -25,6 +29,7 @@
 
 #include "core/errors.hpp"
 #include "core/lease.hpp"
+#include "core/queue_mark.hpp"
 #include "core/status.hpp"
 #include "core/transition.hpp"
 #include "core/validate.hpp"
@@ -557,6 +562,258 @@ FuzzLeases(FuzzedDataProvider &in, std::string_view job) {
 	                                                   kSpecNames[static_cast<int>(to)] + ")");
 }
 
+// finish_jobs' array checks and its duplicate error (src/core/validate.hpp).
+void
+FuzzBatch(FuzzedDataProvider &in) {
+	int ids_ndim = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(0, 3) : in.ConsumeIntegral<int>();
+	std::size_t ids = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 4) : in.ConsumeIntegral<std::size_t>();
+	std::optional<int> attempts_ndim;
+	if (in.ConsumeBool()) {
+		attempts_ndim = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(0, 3) : in.ConsumeIntegral<int>();
+	}
+	std::size_t attempts = in.ConsumeBool() ? ids : in.ConsumeIntegralInRange<std::size_t>(0, 5);
+	Check check = CheckBatch(ids_ndim, ids, attempts_ndim, attempts);
+	std::string context = "CheckBatch(" + std::to_string(ids_ndim) + ", " + std::to_string(ids) + ", " +
+	                      (attempts_ndim ? std::to_string(*attempts_ndim) : std::string("none")) + ", " +
+	                      std::to_string(attempts) + ")";
+	// One dimension each (0: empty); attempts, when given, one per job id.
+	bool shape = ids_ndim > 1 || (attempts_ndim && *attempts_ndim > 1);
+	bool length = attempts_ndim && attempts != ids;
+	EXPECT(check.has_value() == (shape || length), context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadParam, {}, context);
+		if (!shape) {
+			EXPECT(check->message.find(std::to_string(attempts)) != std::string::npos &&
+			           check->message.find(std::to_string(ids)) != std::string::npos,
+			       context + " message=" + Show(check->message));
+		}
+	}
+	ExpectWellFormed(DuplicateInBatch(), Code::BadParam, {}, "DuplicateInBatch");
+}
+
+// What the trigger checks of a row written by plain SQL: lost_leases not
+// negative, and the run columns consistent with the status (SPEC section 3:
+// a queued job has no grabbed, finished or output_files; an in-progress job
+// has grabbed and no finished or output_files; a complete or failed job has
+// grabbed and finished; an expired job keeps whatever it had).
+void
+FuzzRowChecks(FuzzedDataProvider &in, std::string_view job) {
+	std::int64_t lost = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(-2, 2)
+	                                     : in.ConsumeIntegral<std::int64_t>();
+	Check lost_check = CheckLostLeases(job, lost);
+	std::string lcontext = "CheckLostLeases(" + Show(job) + ", " + std::to_string(lost) + ")";
+	EXPECT(lost_check.has_value() == (lost < 0), lcontext);
+	if (lost_check) {
+		ExpectWellFormed(*lost_check, Code::BadParam, {}, lcontext);
+		ExpectNamesJob(*lost_check, job, lcontext);
+	}
+
+	Status status = AnyStatus(in);
+	RunFields fields {in.ConsumeBool(), in.ConsumeBool(), in.ConsumeBool()};
+	Check check = CheckConsistent(job, status, fields);
+	std::string context = std::string("CheckConsistent(") + kSpecNames[static_cast<int>(status)] +
+	                      ", grabbed=" + std::to_string(fields.grabbed) + ", finished=" +
+	                      std::to_string(fields.finished) + ", output_files=" + std::to_string(fields.output_files) +
+	                      ")";
+	bool consistent = true;
+	switch (status) {
+	case Status::Queued:
+		consistent = !fields.grabbed && !fields.finished && !fields.output_files;
+		break;
+	case Status::InProgress:
+		consistent = fields.grabbed && !fields.finished && !fields.output_files;
+		break;
+	case Status::Complete:
+	case Status::Failed:
+		consistent = fields.grabbed && fields.finished;
+		break;
+	case Status::Expired:
+		break;
+	}
+	EXPECT(check.has_value() == !consistent, context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadTransition, {}, context);
+		ExpectNamesJob(*check, job, context);
+	}
+}
+
+// The queue marks (src/core/queue_mark.hpp): a table of a few slots and a
+// sequence of operations on it, each checked against the header's words by
+// a comparison with the slots as they were before it.
+bool
+SameMark(const QueueMark &a, const QueueMark &b) {
+	return a.used == b.used && a.valid == b.valid && a.queue_len == b.queue_len &&
+	       std::memcmp(a.queue, b.queue, sizeof(a.queue)) == 0 && a.generation == b.generation &&
+	       a.mark.created == b.mark.created && std::memcmp(a.mark.job_id, b.mark.job_id, sizeof(a.mark.job_id)) == 0 &&
+	       a.last_full_scan == b.last_full_scan;
+}
+
+// (created, job_id) in grab order, stated independently: created first,
+// then the 16 bytes as unsigned, first byte first.
+int
+SpecCompare(const Position &a, const Position &b) {
+	if (a.created != b.created) {
+		return a.created < b.created ? -1 : 1;
+	}
+	for (std::size_t i = 0; i < sizeof(a.job_id); i++) {
+		if (a.job_id[i] != b.job_id[i]) {
+			return a.job_id[i] < b.job_id[i] ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+int
+Sign(int v) {
+	return (v > 0) - (v < 0);
+}
+
+Position
+AnyPosition(FuzzedDataProvider &in, const std::vector<Position> &seen) {
+	if (!seen.empty() && in.ConsumeBool()) {
+		Position p = seen[in.ConsumeIntegralInRange<std::size_t>(0, seen.size() - 1)];
+		if (in.ConsumeBool()) { // a neighbour: the same time, or the same id
+			if (in.ConsumeBool()) {
+				p.job_id[in.ConsumeIntegralInRange<std::size_t>(0, 15)] = in.ConsumeIntegral<unsigned char>();
+			} else {
+				p.created += in.ConsumeIntegralInRange<std::int64_t>(-2, 2);
+			}
+		}
+		return p;
+	}
+	Position p {};
+	// Server timestamps (microseconds since 2000): well inside int64.
+	p.created = in.ConsumeIntegralInRange<std::int64_t>(-(std::int64_t(1) << 60), std::int64_t(1) << 60);
+	std::string id = in.ConsumeBytesAsString(in.ConsumeBool() ? 1 : 16);
+	std::memcpy(p.job_id, id.data(), id.size());
+	return p;
+}
+
+void
+FuzzQueueMarks(FuzzedDataProvider &in) {
+	std::size_t count = in.ConsumeIntegralInRange<std::size_t>(0, 12);
+	std::vector<QueueMark> slots(count ? count : 1, QueueMark {});
+	std::vector<std::string> names;
+	std::vector<Position> seen;
+	std::int64_t now = in.ConsumeIntegralInRange<std::int64_t>(0, std::int64_t(1) << 60);
+	int steps = in.ConsumeIntegralInRange<int>(0, 24);
+	for (int step = 0; step < steps && in.remaining_bytes() > 0; step++) {
+		// A queue name: one seen before, or new (of any length up to past
+		// the limit of kMarkQueueBytes).
+		std::string queue;
+		if (!names.empty() && in.ConsumeBool()) {
+			queue = names[in.ConsumeIntegralInRange<std::size_t>(0, names.size() - 1)];
+		} else {
+			std::size_t len = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 4)
+			                                   : in.ConsumeIntegralInRange<std::size_t>(0, kMarkQueueBytes + 3);
+			queue = in.ConsumeBytesAsString(len);
+			names.push_back(queue);
+		}
+		now += in.ConsumeIntegralInRange<std::int64_t>(0, 2 * kRescanMicros);
+		std::vector<QueueMark> before = slots;
+		std::string context = "queue marks step " + std::to_string(step) + " of " + std::to_string(count) +
+		                      " slots, queue " + Show(queue);
+
+		// Where the queue is before the step (at most one used slot).
+		QueueMark *existing = nullptr;
+		for (std::size_t i = 0; i < count; i++) {
+			if (slots[i].used && slots[i].queue_len == queue.size() &&
+			    std::memcmp(slots[i].queue, queue.data(), queue.size()) == 0) {
+				existing = &slots[i];
+			}
+		}
+
+		bool claim = in.ConsumeBool();
+		QueueMark *entry = FindMark(slots.data(), count, queue, claim);
+		bool storable = count > 0 && queue.size() <= kMarkQueueBytes;
+		context += claim ? " FindMark(claim)" : " FindMark";
+		if (!storable) {
+			EXPECT(entry == nullptr, context + " stored what it cannot");
+		} else if (existing) {
+			EXPECT(entry == existing, context + " did not find the queue's slot");
+		} else if (claim) {
+			EXPECT(entry != nullptr, context + " claimed nothing");
+		} else {
+			EXPECT(entry == nullptr, context + " found a slot the queue has not");
+		}
+		for (std::size_t i = 0; i < count; i++) {
+			if (&slots[i] == entry && claim && !existing) {
+				// Claimed: this queue's, not valid, a generation moved on.
+				EXPECT(slots[i].used && !slots[i].valid, context);
+				EXPECT(slots[i].queue_len == queue.size() &&
+				           std::memcmp(slots[i].queue, queue.data(), queue.size()) == 0,
+				       context + " claimed slot names another queue");
+				EXPECT(slots[i].generation > before[i].generation, context + " generation did not move on");
+			} else {
+				EXPECT(SameMark(slots[i], before[i]), context + " changed slot " + std::to_string(i));
+			}
+		}
+		// No queue in two slots.
+		for (std::size_t i = 0; i < count; i++) {
+			for (std::size_t j = i + 1; j < count; j++) {
+				EXPECT(!(slots[i].used && slots[j].used && slots[i].queue_len == slots[j].queue_len &&
+				         std::memcmp(slots[i].queue, slots[j].queue, slots[i].queue_len) == 0),
+				       context + " one queue in two slots");
+			}
+		}
+		if (entry == nullptr) {
+			continue;
+		}
+
+		// A grab reads the mark, perhaps others act meanwhile, then it
+		// advances the mark.
+		MarkRead read = ReadMark(*entry, now);
+		EXPECT(read.generation == entry->generation, context + " ReadMark generation");
+		EXPECT(read.from_mark == (entry->valid && now - entry->last_full_scan < kRescanMicros),
+		       context + " ReadMark from_mark");
+		if (read.from_mark) {
+			EXPECT(SpecCompare(read.mark, entry->mark) == 0, context + " ReadMark mark");
+		}
+		int between = in.ConsumeIntegralInRange<int>(0, 3);
+		for (int k = 0; k < between; k++) {
+			QueueMark was = *entry;
+			if (in.ConsumeBool()) {
+				Invalidate(*entry);
+				EXPECT(!entry->valid && entry->generation == was.generation + 1, context + " Invalidate");
+			} else {
+				Position position = AnyPosition(in, seen);
+				seen.push_back(position);
+				InvalidateIfBehind(*entry, position);
+				bool behind = was.valid && SpecCompare(position, was.mark) <= 0;
+				EXPECT(entry->valid == (was.valid && !behind), context + " InvalidateIfBehind valid");
+				EXPECT(entry->generation == was.generation + (behind ? 1 : 0), context + " InvalidateIfBehind gen");
+			}
+			EXPECT(SpecCompare(entry->mark, was.mark) == 0 && entry->last_full_scan == was.last_full_scan,
+			       context + " invalidation moved the mark");
+		}
+		Position last = AnyPosition(in, seen);
+		seen.push_back(last);
+		std::int64_t later = now + in.ConsumeIntegralInRange<std::int64_t>(0, 1000);
+		QueueMark was = *entry;
+		AdvanceMark(*entry, read, last, later);
+		std::string acontext = context + " AdvanceMark";
+		EXPECT(entry->generation == was.generation && entry->used && entry->queue_len == was.queue_len,
+		       acontext + " changed generation or queue");
+		if (was.generation != read.generation) {
+			EXPECT(SameMark(*entry, was), acontext + " wrote a mark invalidated since it was read");
+		} else if (!read.from_mark) {
+			// A full scan: the mark is where it ended, and the rescan clock
+			// restarts.
+			EXPECT(entry->valid && SpecCompare(entry->mark, last) == 0 && entry->last_full_scan == later,
+			       acontext + " after a full scan");
+		} else if (was.valid && SpecCompare(last, was.mark) > 0) {
+			EXPECT(entry->valid && SpecCompare(entry->mark, last) == 0 && entry->last_full_scan == was.last_full_scan,
+			       acontext + " forward");
+		} else {
+			EXPECT(SameMark(*entry, was), acontext + " moved the mark back");
+		}
+		// ComparePositions is the grab order.
+		Position other = AnyPosition(in, seen);
+		EXPECT(Sign(ComparePositions(last, other)) == SpecCompare(last, other), "ComparePositions");
+		EXPECT(Sign(ComparePositions(other, last)) == -SpecCompare(last, other), "ComparePositions antisymmetry");
+	}
+}
+
 } // namespace
 
 extern "C" int
@@ -571,5 +828,8 @@ LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
 	FuzzFiles(in);
 	FuzzNumbers(in);
 	FuzzLeases(in, job);
+	FuzzBatch(in);
+	FuzzRowChecks(in, job);
+	FuzzQueueMarks(in);
 	return 0;
 }
