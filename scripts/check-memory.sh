@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory: one backend calls every function of the extension, and their error
-# paths, MEMORY_ROUNDS times (default 25,000 rounds of 43 calls: about a
+# paths, MEMORY_ROUNDS times (default 20,000 rounds of 48 calls: about a
 # million calls), each call its own transaction, as workers and a service
 # would make them, and its memory must stay flat. The server has compute in
 # shared_preload_libraries, so grab_job reads and advances its queue's mark
@@ -21,11 +21,14 @@
 #   finish_jobs([c]) unfenced, get_job(a), expire_job(c), expire('0'),
 #   submit_job(d), grab_job(d) with a lease of 1 us, requeue_stale() (d's
 #   lease is lost), grab_job(d) again, requeue_stale('0'), grab_job(d) a
-#   third time, finish_job(d) unfenced, _queue_marks(), delete_job x4.
+#   third time, finish_job(d) unfenced, _queue_marks(), delete_job x4;
+#   queue rights (1.2.0): grant_queue (its trigger invalidates every
+#   backend's cache), as the restricted role a submit_job to another queue
+#   (42501) and one to its own, revoke_queue, delete_job.
 # Every result is checked in the round. At the end the server's function
 # statistics (track_functions = all) must show every C function of schema
-# compute called at least once per round, so that a function added later and
-# not driven here fails the check.
+# compute (triggers included) called at least once per round, so that a
+# function added later and not driven here fails the check.
 #
 # After every MEMORY_ROUNDS/80 rounds the backend samples itself: the total
 # of its memory contexts (pg_backend_memory_contexts: what palloc holds) and
@@ -45,7 +48,7 @@
 # and served by a private copy of this machine's PostgreSQL 15 whose
 # extension directory holds this tree's files: nothing is installed.
 #
-#   bash scripts/check-memory.sh                       25,000 rounds
+#   bash scripts/check-memory.sh                       20,000 rounds
 #   MEMORY_ROUNDS=250000 bash scripts/check-memory.sh  longer
 #   MEMORY_TOLERANCE_KB=2048 bash scripts/check-memory.sh
 #   KEEP=1  keep the scratch directory (samples.csv, server.log)
@@ -56,9 +59,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 . scripts/lib.sh
 
-rounds=${MEMORY_ROUNDS:-25000}
+rounds=${MEMORY_ROUNDS:-20000}
 tolerance_kb=${MEMORY_TOLERANCE_KB:-4096}
-per_round=43 # calls of compute's functions in a round (below)
+per_round=48 # calls of compute's functions in a round (below)
 calls=$((rounds * per_round))
 every=$((rounds / 80))
 [ "$every" -ge 1 ] || every=1
@@ -118,6 +121,10 @@ echo "== check-memory: $rounds rounds of $per_round calls ($calls calls) in one 
 {
 	echo '\set ON_ERROR_STOP 1'
 	cat <<'EOF'
+-- A role restricted by a queue grant (1.2.0) to submit to queue 'mem' only.
+CREATE ROLE mem_worker;
+GRANT USAGE ON SCHEMA compute TO mem_worker;
+GRANT EXECUTE ON FUNCTION compute.submit_job(bytea, text, text, text[]) TO mem_worker;
 -- must_fail(sqlstate, statement): the statement must raise that SQLSTATE;
 -- any other outcome raises.
 CREATE PROCEDURE must_fail(state text, stmt text) LANGUAGE plpgsql AS $$
@@ -140,14 +147,14 @@ EOF
 		cat <<-EOF
 			DO \$\$
 			DECLARE
-			  a bytea; b bytea; c bytea; d bytea; x bytea;
+			  a bytea; b bytea; c bytea; d bytea; e bytea; x bytea;
 			  att_a int; att_b int; att_c int; att_d int;
 			  r compute.jobs; n bigint; st text; ok boolean;
 			BEGIN
 			  FOR i IN $lo..$hi LOOP
 			    a := decode(md5('a-' || i), 'hex'); b := decode(md5('b-' || i), 'hex');
 			    c := decode(md5('c-' || i), 'hex'); d := decode(md5('d-' || i), 'hex');
-			    x := decode(md5('unknown-' || i), 'hex');
+			    e := decode(md5('e-' || i), 'hex'); x := decode(md5('unknown-' || i), 'hex');
 			    st := CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'complete' END;
 			    PERFORM compute.submit_job(a, 'mem', 'config ' || i, ARRAY['in-' || i]);
 			    COMMIT;
@@ -240,6 +247,20 @@ EOF
 			    -- Gone: the table stays small.
 			    ok := compute.delete_job(a) AND compute.delete_job(b) AND compute.delete_job(c) AND compute.delete_job(d);
 			    IF NOT ok THEN RAISE EXCEPTION 'round %: delete_job', i; END IF;
+			    COMMIT;
+			    -- Queue rights: a grant (its trigger tells every backend), a
+			    -- restricted role refused another queue and let into its own,
+			    -- the revoke.
+			    PERFORM compute.grant_queue('mem_worker', 'mem', 'submit');
+			    COMMIT;
+			    PERFORM set_config('role', 'mem_worker', true);
+			    CALL must_fail('42501', format('SELECT compute.submit_job(%L, %L, NULL, ARRAY[%L])', e, 'other', 'f'));
+			    PERFORM compute.submit_job(e, 'mem', NULL, ARRAY['in-e']);
+			    COMMIT;
+			    n := compute.revoke_queue('mem_worker', 'mem', 'submit');
+			    IF n <> 1 THEN RAISE EXCEPTION 'round %: revoke_queue: %', i, n; END IF;
+			    COMMIT;
+			    IF NOT compute.delete_job(e) THEN RAISE EXCEPTION 'round %: delete_job(e)', i; END IF;
 			    COMMIT;
 			  END LOOP;
 			END
