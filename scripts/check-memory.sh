@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory: one backend calls every function of the extension, and their error
-# paths, MEMORY_ROUNDS times (default 20,000 rounds of 48 calls: about a
+# paths, MEMORY_ROUNDS times (default 20,000 rounds of 51 calls: about a
 # million calls), each call its own transaction, as workers and a service
 # would make them, and its memory must stay flat. The server has compute in
 # shared_preload_libraries, so grab_job reads and advances its queue's mark
@@ -20,8 +20,11 @@
 #   an error text), finish_jobs([b], 'complete', [attempt]) fenced,
 #   finish_jobs([c]) unfenced, get_job(a), expire_job(c), expire('0'),
 #   submit_job(d), grab_job(d) with a lease of 1 us, requeue_stale() (d's
-#   lease is lost), grab_job(d) again, requeue_stale('0'), grab_job(d) a
-#   third time, finish_job(d) unfenced, _queue_marks(), delete_job x4;
+#   lease is lost), grab_job(d) again, requeue_stale('0'), the waiting
+#   grab_job(d) (wait 1 s; d is there), finish_and_grab(d) with a stale token
+#   (55000) and a negative wait (22023), finish_and_grab(d) fenced with
+#   nothing left to grab, get_job(d), _queue_marks(), delete_job x4 (every
+#   tenth round also a waiting grab of nothing, 1 ms);
 #   queue rights (1.2.0): grant_queue (its trigger invalidates every
 #   backend's cache), as the restricted role a submit_job to another queue
 #   (42501) and one to its own, revoke_queue, delete_job.
@@ -61,7 +64,7 @@ root=$PWD
 
 rounds=${MEMORY_ROUNDS:-20000}
 tolerance_kb=${MEMORY_TOLERANCE_KB:-4096}
-per_round=48 # calls of compute's functions in a round (below)
+per_round=51 # calls of compute's functions in a round (below)
 calls=$((rounds * per_round))
 every=$((rounds / 80))
 [ "$every" -ge 1 ] || every=1
@@ -236,11 +239,23 @@ EOF
 			    n := compute.requeue_stale(interval '0');
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: requeue_stale(0): %', i, n; END IF;
 			    COMMIT;
-			    PERFORM count(*) FROM compute.grab_job('mem', 1, interval '1 hour');
+			    -- The waiting grab (a job is there), then finish_and_grab of
+			    -- d, fenced, with nothing left to grab; every tenth round a
+			    -- waiting grab that finds nothing and sleeps 1 ms.
+			    att_d := NULL;
+			    SELECT attempt INTO att_d FROM compute.grab_job('mem', 1, interval '1 hour', interval '1 second');
+			    IF att_d IS NULL THEN RAISE EXCEPTION 'round %: waiting grab of d', i; END IF;
 			    COMMIT;
-			    r := compute.finish_job(d, 'complete', ARRAY['out-d']);
-			    IF r.status <> 'complete' OR r.attempt <> att_d + 1 THEN RAISE EXCEPTION 'round %: finish_job(d)', i; END IF;
+			    CALL must_fail('55000', format('SELECT compute.finish_and_grab(%L, %L, %L, NULL, %s)', d, 'complete', 'mem', att_d + 1));
+			    CALL must_fail('22023', 'SELECT compute.grab_job(''mem'', 1, interval ''1 hour'', interval ''-1 second'')');
+			    SELECT count(*) INTO n FROM compute.finish_and_grab(d, 'complete', 'mem', ARRAY['out-d'], att_d);
+			    IF n <> 0 OR (compute.get_job(d)).status <> 'complete' THEN RAISE EXCEPTION 'round %: finish_and_grab(d)', i; END IF;
 			    COMMIT;
+			    IF i % 10 = 0 THEN
+			      SELECT count(*) INTO n FROM compute.grab_job('mem', 1, interval '1 hour', interval '1 millisecond');
+			      IF n <> 0 THEN RAISE EXCEPTION 'round %: waiting grab of nothing', i; END IF;
+			      COMMIT;
+			    END IF;
 			    SELECT count(*) INTO n FROM compute._queue_marks() WHERE queue = 'mem';
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: % queue marks', i, n; END IF;
 			    COMMIT;
