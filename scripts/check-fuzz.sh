@@ -85,7 +85,8 @@ if [ "$rc" -ne 0 ] || [ "$artifacts" -gt 0 ] || [ -z "$execs" ]; then
 	for a in "$work"/artifacts/*; do
 		[ -f "$a" ] && echo "reproducer: $a (replay: $PWD/$bin $a)"
 	done
-	fail "libFuzzer exit $rc, ${execs:-?} executions, $artifacts reproducer(s) in $work/artifacts"
+	what=$(grep -m1 -oE 'core_fuzz: invariant failed at line [0-9]+: .*|SUMMARY: .*' "$work/fuzz.log" | cut -c1-200 || true)
+	fail "libFuzzer exit $rc, ${execs:-?} executions, $artifacts reproducer(s) in $work/artifacts${what:+: $what}"
 fi
 
 if [ "${FUZZ_MERGE:-0}" = 1 ]; then

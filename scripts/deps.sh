@@ -13,6 +13,7 @@ packages=(
 	clang libclang-rt-14-dev   # libFuzzer harness of the core (check-fuzz)
 	sqlsmith                   # SQL fuzzing (check-sqlsmith)
 	default-jdk-headless libpostgresql-jdbc-java # the platform's statements through JDBC (check-platform)
+	binutils                   # objdump (check-sanitizers: palloc goes through the ASan wrapper)
 )
 missing=()
 for p in "${packages[@]}"; do

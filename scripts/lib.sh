@@ -77,3 +77,33 @@ private_install() {
 	}
 	echo "$inst$bindir"
 }
+
+# expected_outputs DEST PRELOADED: the expected outputs (expected/*.out) for
+# a regression or isolation run with the library in shared_preload_libraries
+# (PRELOADED=1) or loaded on demand (0), copied into DEST. A test whose
+# answer depends on it has two files, NAME.out for the preloaded run and
+# NAME_1.out for the other (PRELOAD_VARIANTS lists them). pg_regress would
+# accept either file in either run, so each run gets only its own, as
+# NAME.out: a run that silently lost its preload fails.
+PRELOAD_VARIANTS="marks"
+expected_outputs() {
+	local dest=$1 preloaded=$2 src=${3:-expected} t
+	mkdir -p "$dest"
+	cp "$src"/*.out "$dest/"
+	for t in $PRELOAD_VARIANTS; do
+		[ -f "$src/$t.out" ] && [ -f "$src/${t}_1.out" ] || {
+			echo "expected_outputs: $src/$t.out and $src/${t}_1.out must both exist" >&2
+			return 1
+		}
+		if [ "$preloaded" = 1 ]; then
+			rm -f "$dest/${t}_1.out"
+		else
+			mv -f "$dest/${t}_1.out" "$dest/$t.out"
+		fi
+		ls "$dest/${t}"_[0-9].out >/dev/null 2>&1 && {
+			echo "expected_outputs: $t has more alternative outputs than the two runs: say which run each is" >&2
+			return 1
+		}
+	done
+	return 0
+}

@@ -23,15 +23,20 @@ count() { # count NAME PASSED FAILED
 
 # pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...
 # SERVER_SETTINGS (one line of postgresql.conf, or "") go into the temporary
-# instance's configuration.
+# instance's configuration; when they preload the library, the suite gets the
+# preloaded run's expected outputs (expected_outputs in scripts/lib.sh).
 suite() {
 	local name=$1 runner=$2 subdir=$3 settings=$4
 	shift 4
 	local dir
 	dir=$(scratch_dir "$name")
 	cp -r "test/$subdir" "$dir/$subdir"
-	mkdir "$dir/expected"
-	cp expected/*.out "$dir/expected/"
+	local preloaded=0
+	grep -qE "^shared_preload_libraries = .*compute" <<<"$settings" && preloaded=1
+	expected_outputs "$dir/expected" "$preloaded" || {
+		count "$name" 0 1
+		return
+	}
 	echo "$settings" >"$dir/settings.conf"
 	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
 	echo "== $name: $* (in $dir)"
@@ -73,8 +78,9 @@ fi
 
 # Each suite twice: with the library loaded on demand, and preloaded
 # (shared_preload_libraries), where grab_job scans from the queue marks in
-# shared memory. The results must be the same; marks.out and marks_1.out are
-# the one test's two expected outputs.
+# shared memory. The results must be the same, but for marks: marks.out is
+# the preloaded run's answer and marks_1.out the other's, and each run is held
+# to its own (a run that silently lost its preload fails).
 preload="shared_preload_libraries = 'compute'"
 suite regress "$PGXS_DIR/test/regress/pg_regress" sql "" $REGRESS
 suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGRESS

@@ -117,13 +117,13 @@ CheckConsistent(std::string_view job_id, Status status, RunFields fields) {
 		broken = fields.grabbed ? "a grabbed time" : fields.finished ? "a finished time" : fields.output_files ? "output files" : nullptr;
 		if (broken) {
 			return Error {Code::BadTransition, "job " + Hex(job_id) + ": a queued job cannot have " + broken,
-			              "grabbed, finished and output_files are cleared when a job enters queued."};
+			              "The columns grabbed, finished and output_files are cleared when a job enters queued."};
 		}
 		break;
 	case Status::InProgress:
 		if (!fields.grabbed) {
 			return Error {Code::BadTransition, "job " + Hex(job_id) + ": an in-progress job must have a grabbed time",
-			              "grabbed is set when a job enters in-progress."};
+			              "The column grabbed is set when a job enters in-progress."};
 		}
 		// Output files may be recorded while the job runs (1.2.0): the
 		// platform writes them before it marks the job finished.

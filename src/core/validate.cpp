@@ -81,7 +81,7 @@ CheckBatch(int ids_ndim, std::size_t ids, std::optional<int> attempts_ndim, std:
 	if (attempts_ndim && attempts != ids) {
 		return Error {Code::BadParam,
 		              "attempts has " + std::to_string(attempts) + " elements, job_ids " + std::to_string(ids),
-		              "attempts holds the fencing token of each job in job_ids, in the same order."};
+		              "The array attempts holds the fencing token of each job in job_ids, in the same order."};
 	}
 	return std::nullopt;
 }

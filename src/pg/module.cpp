@@ -15,6 +15,10 @@ extern "C" {
 #include "utils/guc.h"
 }
 
+#ifdef COMPUTE_ASAN_PALLOC
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace compute::pg {
 int max_attempts = kDefaultMaxAttempts;
 }
@@ -55,3 +59,20 @@ _PG_init(void) {
 }
 
 } // extern "C"
+
+#ifdef COMPUTE_ASAN_PALLOC
+// See pg/asan_palloc.hpp. (MemoryContextAlloc: palloc is the macro here.)
+void *
+compute_asan_palloc(Size size, bool zero) {
+	MemoryContext context = CurrentMemoryContext;
+	if (!IsA(context, AllocSetContext)) {
+		return zero ? MemoryContextAllocZero(context, size) : MemoryContextAlloc(context, size);
+	}
+	Size chunk_size = Max(size, kAsanPallocChunk);
+	char *chunk = static_cast<char *>(zero ? MemoryContextAllocZero(context, chunk_size)
+	                                       : MemoryContextAlloc(context, chunk_size));
+	// The chunk holds MAXALIGN(chunk_size) bytes; those past `size` are poisoned.
+	ASAN_POISON_MEMORY_REGION(chunk + size, MAXALIGN(chunk_size) - size);
+	return chunk;
+}
+#endif

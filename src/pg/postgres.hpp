@@ -26,3 +26,6 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 }
+
+// Test builds only: compute's palloc() checked by AddressSanitizer.
+#include "pg/asan_palloc.hpp"

@@ -1,8 +1,11 @@
 // libFuzzer harness over the server-independent core (src/core/): parsing and
 // validation of everything a client can send (job ids, statuses, queue names,
-// file-name arrays, max_jobs, intervals, finish statuses), the transition
-// check, the lease rules (fencing tokens, lease lengths, error texts, what a
-// lost lease leads to) and Hex. Every input drives every function: the bytes are split by
+// file-name arrays, max_jobs, intervals, finish statuses, finish_jobs'
+// arrays), the transition check and the row checks of the trigger, the lease
+// rules (fencing tokens, lease lengths, error texts, what a lost lease leads
+// to, lost_leases), the queue marks (src/core/queue_mark.hpp: a table of
+// slots and a sequence of operations on it) and Hex. Every input drives every
+// function the core declares: the bytes are split by
 // FuzzedDataProvider into the arguments, and each result is checked against an
 // independent statement of the contract (SPEC sections 3 and 5), not against
 // the implementation itself.
@@ -17,14 +20,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/lease.hpp"
+#include "core/queue_mark.hpp"
+#include "core/rights.hpp"
 #include "core/status.hpp"
 #include "core/transition.hpp"
 #include "core/validate.hpp"
@@ -78,7 +86,7 @@ const bool kTable[kStatusCount + 1][kStatusCount] = {
     /* queued */ {true, true, false, false, true},
     /* in-progress */ {true, false, true, true, true},
     /* complete */ {true, false, false, false, true},
-    /* failed */ {true, false, false, false, false},
+    /* failed */ {true, false, false, false, true}, // failed -> expired: 1.2.0
     /* expired */ {true, false, false, false, false},
 };
 
@@ -492,20 +500,28 @@ FuzzLeases(FuzzedDataProvider &in, std::string_view job) {
 		ExpectNamesJob(*fence, job, context);
 		EXPECT(fence->message.find(std::to_string(claimed)) != std::string::npos, context);
 	}
+	// A token for a job that does not exist: P0002, like any unknown job.
 	Error deleted = LeaseLostDeleted(job, claimed);
-	ExpectWellFormed(deleted, Code::BadTransition, {}, "LeaseLostDeleted");
+	ExpectWellFormed(deleted, Code::NoJob, {}, "LeaseLostDeleted");
 	ExpectNamesJob(deleted, job, "LeaseLostDeleted");
 
 	const char *name = in.PickValueInArray({"lease", "extend_by", "x"});
 	bool is_null = in.ConsumeBool();
 	bool positive = in.ConsumeBool();
-	Check length = CheckLeaseLength(name, is_null, positive);
+	bool too_long = in.ConsumeBool();
+	int max_years = in.ConsumeIntegralInRange<int>(0, 10000);
+	Check length = CheckLeaseLength(name, is_null, positive, too_long, max_years);
 	std::string lcontext = std::string("CheckLeaseLength(") + name + ", " + std::to_string(is_null) + ", " +
-	                       std::to_string(positive) + ")";
-	EXPECT(length.has_value() == (is_null || !positive), lcontext);
+	                       std::to_string(positive) + ", " + std::to_string(too_long) + ", " +
+	                       std::to_string(max_years) + ")";
+	// Not NULL, ending after it starts, not longer than max_years.
+	EXPECT(length.has_value() == (is_null || !positive || too_long), lcontext);
 	if (length) {
 		ExpectWellFormed(*length, is_null ? Code::NullValue : Code::BadParam, {}, lcontext);
 		EXPECT(length->message.rfind(name, 0) == 0, lcontext);
+		if (!is_null && too_long) {
+			EXPECT(length->detail.find(std::to_string(max_years)) != std::string::npos, lcontext);
+		}
 	}
 
 	Status finished_as = AnyStatus(in);
@@ -557,6 +573,403 @@ FuzzLeases(FuzzedDataProvider &in, std::string_view job) {
 	                                                   kSpecNames[static_cast<int>(to)] + ")");
 }
 
+// finish_jobs' array checks and its duplicate error (src/core/validate.hpp).
+void
+FuzzBatch(FuzzedDataProvider &in) {
+	int ids_ndim = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(0, 3) : in.ConsumeIntegral<int>();
+	std::size_t ids = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 4) : in.ConsumeIntegral<std::size_t>();
+	std::optional<int> attempts_ndim;
+	if (in.ConsumeBool()) {
+		attempts_ndim = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(0, 3) : in.ConsumeIntegral<int>();
+	}
+	std::size_t attempts = in.ConsumeBool() ? ids : in.ConsumeIntegralInRange<std::size_t>(0, 5);
+	Check check = CheckBatch(ids_ndim, ids, attempts_ndim, attempts);
+	std::string context = "CheckBatch(" + std::to_string(ids_ndim) + ", " + std::to_string(ids) + ", " +
+	                      (attempts_ndim ? std::to_string(*attempts_ndim) : std::string("none")) + ", " +
+	                      std::to_string(attempts) + ")";
+	// One dimension each (0: empty); attempts, when given, one per job id.
+	bool shape = ids_ndim > 1 || (attempts_ndim && *attempts_ndim > 1);
+	bool length = attempts_ndim && attempts != ids;
+	EXPECT(check.has_value() == (shape || length), context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadParam, {}, context);
+		if (!shape) {
+			EXPECT(check->message.find(std::to_string(attempts)) != std::string::npos &&
+			           check->message.find(std::to_string(ids)) != std::string::npos,
+			       context + " message=" + Show(check->message));
+		}
+	}
+	ExpectWellFormed(DuplicateInBatch(), Code::BadParam, {}, "DuplicateInBatch");
+}
+
+// What the trigger checks of a row written by plain SQL: lost_leases not
+// negative, and the run columns consistent with the status (SPEC section 3:
+// a queued job has no grabbed, finished or output_files; an in-progress job
+// has grabbed and no finished, and may have output_files (1.2.0); a complete
+// or failed job has grabbed and finished; an expired job keeps whatever it
+// had). Also the trigger-order error, and ForJob.
+void
+FuzzRowChecks(FuzzedDataProvider &in, std::string_view job) {
+	std::int64_t lost = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(-2, 2)
+	                                     : in.ConsumeIntegral<std::int64_t>();
+	Check lost_check = CheckLostLeases(job, lost);
+	std::string lcontext = "CheckLostLeases(" + Show(job) + ", " + std::to_string(lost) + ")";
+	EXPECT(lost_check.has_value() == (lost < 0), lcontext);
+	if (lost_check) {
+		ExpectWellFormed(*lost_check, Code::BadParam, {}, lcontext);
+		ExpectNamesJob(*lost_check, job, lcontext);
+	}
+
+	Status status = AnyStatus(in);
+	RunFields fields {in.ConsumeBool(), in.ConsumeBool(), in.ConsumeBool()};
+	Check check = CheckConsistent(job, status, fields);
+	std::string context = std::string("CheckConsistent(") + kSpecNames[static_cast<int>(status)] +
+	                      ", grabbed=" + std::to_string(fields.grabbed) + ", finished=" +
+	                      std::to_string(fields.finished) + ", output_files=" + std::to_string(fields.output_files) +
+	                      ")";
+	bool consistent = true;
+	switch (status) {
+	case Status::Queued:
+		consistent = !fields.grabbed && !fields.finished && !fields.output_files;
+		break;
+	case Status::InProgress:
+		consistent = fields.grabbed && !fields.finished;
+		break;
+	case Status::Complete:
+	case Status::Failed:
+		consistent = fields.grabbed && fields.finished;
+		break;
+	case Status::Expired:
+		break;
+	}
+	EXPECT(check.has_value() == !consistent, context);
+	if (check) {
+		ExpectWellFormed(*check, Code::BadTransition, {}, context);
+		ExpectNamesJob(*check, job, context);
+	}
+
+	// Trigger names: identifiers, printed quoted.
+	auto printable = [](std::string text) {
+		for (char &c : text) {
+			c = static_cast<char>(0x20 + static_cast<unsigned char>(c) % 0x5f);
+		}
+		return text;
+	};
+	std::string other = printable(Text(in, 40));
+	std::string self = printable(Text(in, 40));
+	Error order = TriggerAfterCheck(other, self);
+	ExpectWellFormed(order, Code::BadTransition, {other, self}, "TriggerAfterCheck(" + Show(other) + ")");
+
+	// ForJob: an error that does not name its job is made to; nothing else
+	// changes.
+	Check plain;
+	switch (in.ConsumeIntegralInRange<int>(0, 2)) {
+	case 0:
+		break;
+	case 1:
+		plain = CheckMaxJobs(0);
+		break;
+	default:
+		plain = UnknownJob(job);
+	}
+	Check named = ForJob(job, plain);
+	std::string fcontext = "ForJob(" + Show(job) + ", " + (plain ? Show(plain->message) : std::string("none")) + ")";
+	EXPECT(named.has_value() == plain.has_value(), fcontext);
+	if (named) {
+		EXPECT(named->code == plain->code && named->detail == plain->detail, fcontext);
+		ExpectNamesJob(*named, job, fcontext);
+		EXPECT(named->message.size() >= plain->message.size() &&
+		           named->message.compare(named->message.size() - plain->message.size(), std::string::npos,
+		                                  plain->message) == 0,
+		       fcontext + " lost the message: " + Show(named->message));
+		if (plain->message.rfind("job ", 0) == 0) {
+			EXPECT(named->message == plain->message, fcontext + " named the job twice");
+		}
+	}
+}
+
+// Queue rights (src/core/rights.hpp): a restricted role may use a right only
+// on a queue one of its patterns matches; calls on every queue are refused
+// to a restricted role; the three right names round-trip.
+void
+FuzzRights(FuzzedDataProvider &in, std::string_view job) {
+	const Right rights[] = {Right::Submit, Right::Work, Right::Admin};
+	const char *const names[] = {"submit", "work", "admin"};
+	for (int i = 0; i < 3; i++) {
+		EXPECT(RightName(rights[i]) == names[i], "RightName");
+		EXPECT(ParseRight(names[i]) == rights[i], "ParseRight");
+	}
+	std::string text = Text(in, 12);
+	std::optional<Right> expected;
+	for (int i = 0; i < 3; i++) {
+		if (text == names[i]) {
+			expected = rights[i];
+		}
+	}
+	EXPECT(ParseRight(text) == expected, "ParseRight(" + Show(text) + ")");
+	bool is_null = in.ConsumeIntegralInRange<int>(0, 5) == 0;
+	std::optional<std::string_view> arg;
+	if (!is_null) {
+		arg = text;
+	}
+	Right sentinel = rights[in.ConsumeIntegralInRange<int>(0, 2)];
+	Right out = sentinel;
+	Check name_check = CheckRightName(arg, &out);
+	std::string ncontext = "CheckRightName(" + (is_null ? std::string("NULL") : Show(text)) + ")";
+	if (is_null || !expected) {
+		EXPECT(name_check.has_value() && out == sentinel, ncontext);
+		ExpectWellFormed(*name_check, is_null ? Code::NullValue : Code::BadParam, {"\"" + text + "\""}, ncontext);
+	} else {
+		EXPECT(!name_check && out == *expected, ncontext);
+	}
+
+	Right right = rights[in.ConsumeIntegralInRange<int>(0, 2)];
+	std::string queue = Text(in, 40);
+	std::string role = Text(in, 40);
+	std::string with_job = in.ConsumeBool() ? std::string(job) : std::string();
+	RightLookup lookup {in.ConsumeBool(), in.ConsumeBool()};
+	Check use = CheckQueueRight(with_job, queue, role, right, lookup);
+	std::string ucontext = "CheckQueueRight(" + Show(queue) + ", " + Show(role) + ", " +
+	                       std::string(RightName(right)) + ", restricted=" + std::to_string(lookup.restricted) +
+	                       ", allowed=" + std::to_string(lookup.allowed) + ")";
+	EXPECT(use.has_value() == (lookup.restricted && !lookup.allowed), ucontext);
+	if (use) {
+		// The client's texts, quoted where the message quotes them (so that
+		// a short name does not match inside another).
+		ExpectWellFormed(*use, Code::NoPrivilege, {"role \"" + role + "\"", "queue \"" + queue + "\""}, ucontext);
+		if (!with_job.empty()) {
+			ExpectNamesJob(*use, with_job, ucontext);
+		}
+	}
+	const char *function = in.PickValueInArray({"expire", "requeue_stale"});
+	bool restricted = in.ConsumeBool();
+	Check all = CheckAllQueues(function, role, right, restricted);
+	EXPECT(all.has_value() == restricted, std::string("CheckAllQueues(") + function + ")");
+	if (all) {
+		ExpectWellFormed(*all, Code::NoPrivilege, {"role \"" + role + "\""}, std::string("CheckAllQueues(") + function + ")");
+		EXPECT(all->message.find(function) != std::string::npos, "CheckAllQueues names the function");
+	}
+}
+
+// The queue marks (src/core/queue_mark.hpp): a table of a few slots and a
+// sequence of operations on it, each checked against the header's words by
+// a comparison with the slots as they were before it.
+bool
+SameMark(const QueueMark &a, const QueueMark &b) {
+	if (a.recorded != b.recorded) {
+		return false;
+	}
+	for (std::size_t i = 0; i < kRecentPositions; i++) {
+		if (a.recent[i].created != b.recent[i].created ||
+		    std::memcmp(a.recent[i].job_id, b.recent[i].job_id, sizeof(a.recent[i].job_id)) != 0) {
+			return false;
+		}
+	}
+	return a.used == b.used && a.valid == b.valid && a.queue_len == b.queue_len && a.database == b.database &&
+	       std::memcmp(a.queue, b.queue, sizeof(a.queue)) == 0 && a.generation == b.generation &&
+	       a.mark.created == b.mark.created && std::memcmp(a.mark.job_id, b.mark.job_id, sizeof(a.mark.job_id)) == 0 &&
+	       a.last_full_scan == b.last_full_scan;
+}
+
+// (created, job_id) in grab order, stated independently: created first,
+// then the 16 bytes as unsigned, first byte first.
+int
+SpecCompare(const Position &a, const Position &b) {
+	if (a.created != b.created) {
+		return a.created < b.created ? -1 : 1;
+	}
+	for (std::size_t i = 0; i < sizeof(a.job_id); i++) {
+		if (a.job_id[i] != b.job_id[i]) {
+			return a.job_id[i] < b.job_id[i] ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+int
+Sign(int v) {
+	return (v > 0) - (v < 0);
+}
+
+Position
+AnyPosition(FuzzedDataProvider &in, const std::vector<Position> &seen) {
+	if (!seen.empty() && in.ConsumeBool()) {
+		Position p = seen[in.ConsumeIntegralInRange<std::size_t>(0, seen.size() - 1)];
+		if (in.ConsumeBool()) { // a neighbour: the same time, or the same id
+			if (in.ConsumeBool()) {
+				p.job_id[in.ConsumeIntegralInRange<std::size_t>(0, 15)] = in.ConsumeIntegral<unsigned char>();
+			} else {
+				p.created += in.ConsumeIntegralInRange<std::int64_t>(-2, 2);
+			}
+		}
+		return p;
+	}
+	Position p {};
+	// Server timestamps (microseconds since 2000): well inside int64.
+	p.created = in.ConsumeIntegralInRange<std::int64_t>(-(std::int64_t(1) << 60), std::int64_t(1) << 60);
+	std::string id = in.ConsumeBytesAsString(in.ConsumeBool() ? 1 : 16);
+	std::memcpy(p.job_id, id.data(), id.size());
+	return p;
+}
+
+void
+FuzzQueueMarks(FuzzedDataProvider &in) {
+	std::size_t count = in.ConsumeIntegralInRange<std::size_t>(0, 12);
+	std::vector<QueueMark> slots(count ? count : 1, QueueMark {});
+	std::vector<std::pair<std::uint32_t, std::string>> names; // (database, queue)
+	std::vector<Position> seen;
+	std::int64_t now = in.ConsumeIntegralInRange<std::int64_t>(0, std::int64_t(1) << 60);
+	int steps = in.ConsumeIntegralInRange<int>(0, 24);
+	for (int step = 0; step < steps && in.remaining_bytes() > 0; step++) {
+		// A queue of a database: one seen before, or new (a name of any
+		// length up to past kMarkQueueBytes; the same name in another
+		// database is another queue).
+		std::uint32_t database;
+		std::string queue;
+		if (!names.empty() && in.ConsumeBool()) {
+			std::tie(database, queue) = names[in.ConsumeIntegralInRange<std::size_t>(0, names.size() - 1)];
+			if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
+				database = in.ConsumeIntegralInRange<std::uint32_t>(0, 2);
+				names.emplace_back(database, queue);
+			}
+		} else {
+			database = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::uint32_t>(0, 2)
+			                            : in.ConsumeIntegral<std::uint32_t>();
+			std::size_t len = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 4)
+			                                   : in.ConsumeIntegralInRange<std::size_t>(0, kMarkQueueBytes + 3);
+			queue = in.ConsumeBytesAsString(len);
+			names.emplace_back(database, queue);
+		}
+		now += in.ConsumeIntegralInRange<std::int64_t>(0, 2 * kRescanMicros);
+		std::vector<QueueMark> before = slots;
+		std::string context = "queue marks step " + std::to_string(step) + " of " + std::to_string(count) +
+		                      " slots, database " + std::to_string(database) + " queue " + Show(queue);
+		auto is_queue = [&](const QueueMark &slot) {
+			return slot.used && slot.database == database && slot.queue_len == queue.size() &&
+			       std::memcmp(slot.queue, queue.data(), queue.size()) == 0;
+		};
+
+		// Where the queue is before the step (at most one used slot).
+		QueueMark *existing = nullptr;
+		for (std::size_t i = 0; i < count; i++) {
+			if (is_queue(slots[i])) {
+				existing = &slots[i];
+			}
+		}
+
+		bool claim = in.ConsumeBool();
+		QueueMark *entry = FindMark(slots.data(), count, queue, claim, database);
+		bool storable = count > 0 && queue.size() <= kMarkQueueBytes;
+		context += claim ? " FindMark(claim)" : " FindMark";
+		if (!storable) {
+			EXPECT(entry == nullptr, context + " stored what it cannot");
+		} else if (existing) {
+			EXPECT(entry == existing, context + " did not find the queue's slot");
+		} else if (claim) {
+			EXPECT(entry != nullptr, context + " claimed nothing");
+		} else {
+			EXPECT(entry == nullptr, context + " found a slot the queue has not");
+		}
+		for (std::size_t i = 0; i < count; i++) {
+			if (&slots[i] == entry && claim && !existing) {
+				// Claimed: this queue's, not valid, nothing recorded, a
+				// generation moved on.
+				EXPECT(is_queue(slots[i]) && !slots[i].valid && slots[i].recorded == 0,
+				       context + " claimed slot is not the queue's, fresh");
+				EXPECT(slots[i].generation > before[i].generation, context + " generation did not move on");
+			} else {
+				EXPECT(SameMark(slots[i], before[i]), context + " changed slot " + std::to_string(i));
+			}
+		}
+		// No queue of a database in two slots.
+		for (std::size_t i = 0; i < count; i++) {
+			for (std::size_t j = i + 1; j < count; j++) {
+				EXPECT(!(slots[i].used && slots[j].used && slots[i].database == slots[j].database &&
+				         slots[i].queue_len == slots[j].queue_len &&
+				         std::memcmp(slots[i].queue, slots[j].queue, slots[i].queue_len) == 0),
+				       context + " one queue in two slots");
+			}
+		}
+		if (entry == nullptr) {
+			continue;
+		}
+
+		// A grab reads the mark, others act meanwhile (transactions that
+		// end with a queued row record its position), then the grab
+		// advances the mark.
+		MarkRead read = ReadMark(*entry, now);
+		EXPECT(read.generation == entry->generation && read.recorded == entry->recorded,
+		       context + " ReadMark generation, recorded");
+		EXPECT(read.from_mark == (entry->valid && now - entry->last_full_scan < kRescanMicros),
+		       context + " ReadMark from_mark");
+		if (read.from_mark) {
+			EXPECT(SpecCompare(read.mark, entry->mark) == 0, context + " ReadMark mark");
+		}
+		std::vector<Position> recorded_since;
+		int between = in.ConsumeIntegralInRange<int>(0, 7) == 0 ? in.ConsumeIntegralInRange<int>(28, 36)
+		                                                         : in.ConsumeIntegralInRange<int>(0, 3);
+		for (int k = 0; k < between; k++) {
+			QueueMark was = *entry;
+			if (in.ConsumeIntegralInRange<int>(0, 5) == 0) {
+				Invalidate(*entry);
+				EXPECT(!entry->valid && entry->generation == was.generation + 1 && entry->recorded == was.recorded,
+				       context + " Invalidate");
+			} else {
+				Position position = AnyPosition(in, seen);
+				seen.push_back(position);
+				recorded_since.push_back(position);
+				InvalidateIfBehind(*entry, position);
+				bool behind = was.valid && SpecCompare(position, was.mark) <= 0;
+				EXPECT(entry->valid == (was.valid && !behind), context + " InvalidateIfBehind valid");
+				EXPECT(entry->generation == was.generation + (behind ? 1 : 0), context + " InvalidateIfBehind gen");
+				EXPECT(entry->recorded == was.recorded + 1, context + " InvalidateIfBehind did not record");
+			}
+			EXPECT(SpecCompare(entry->mark, was.mark) == 0 && entry->last_full_scan == was.last_full_scan,
+			       context + " invalidation moved the mark");
+		}
+		Position last = AnyPosition(in, seen);
+		seen.push_back(last);
+		std::int64_t later = now + in.ConsumeIntegralInRange<std::int64_t>(0, 1000);
+		QueueMark was = *entry;
+		AdvanceMark(*entry, read, last, later);
+		std::string acontext = context + " AdvanceMark";
+		EXPECT(entry->used && entry->queue_len == was.queue_len && entry->database == was.database &&
+		           entry->recorded == was.recorded,
+		       acontext + " changed the queue or what was recorded");
+		// A row recorded since the read at or before the grab's last job may
+		// have been passed unseen; so may any, once more were recorded than
+		// the slot remembers.
+		bool passed = recorded_since.size() > kRecentPositions;
+		for (const Position &p : recorded_since) {
+			passed = passed || SpecCompare(p, last) <= 0;
+		}
+		if (was.generation != read.generation) {
+			EXPECT(SameMark(*entry, was), acontext + " wrote a mark invalidated since it was read");
+		} else if (passed) {
+			EXPECT(!entry->valid && entry->generation == was.generation + 1 &&
+			           SpecCompare(entry->mark, was.mark) == 0,
+			       acontext + " kept a mark past a row recorded behind the grab");
+		} else if (!read.from_mark) {
+			// A full scan: the mark is where it ended, the rescan clock
+			// restarts, and grabs that read the old mark can no longer
+			// move it.
+			EXPECT(entry->valid && SpecCompare(entry->mark, last) == 0 && entry->last_full_scan == later &&
+			           entry->generation == was.generation + 1,
+			       acontext + " after a full scan");
+		} else if (was.valid && SpecCompare(last, was.mark) > 0) {
+			EXPECT(entry->valid && SpecCompare(entry->mark, last) == 0 &&
+			           entry->last_full_scan == was.last_full_scan && entry->generation == was.generation,
+			       acontext + " forward");
+		} else {
+			EXPECT(SameMark(*entry, was), acontext + " moved the mark back");
+		}
+		// ComparePositions is the grab order.
+		Position other = AnyPosition(in, seen);
+		EXPECT(Sign(ComparePositions(last, other)) == SpecCompare(last, other), "ComparePositions");
+		EXPECT(Sign(ComparePositions(other, last)) == -SpecCompare(last, other), "ComparePositions antisymmetry");
+	}
+}
+
 } // namespace
 
 extern "C" int
@@ -571,5 +984,9 @@ LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
 	FuzzFiles(in);
 	FuzzNumbers(in);
 	FuzzLeases(in, job);
+	FuzzBatch(in);
+	FuzzRowChecks(in, job);
+	FuzzRights(in, job);
+	FuzzQueueMarks(in);
 	return 0;
 }
