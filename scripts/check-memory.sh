@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory: one backend calls every function of the extension, and their error
-# paths, MEMORY_ROUNDS times (default 20,000 rounds of 51 calls: about a
+# paths, MEMORY_ROUNDS times (default 20,000 rounds of 53 calls: about a
 # million calls), each call its own transaction, as workers and a service
 # would make them, and its memory must stay flat. The server has compute in
 # shared_preload_libraries, so grab_job reads and advances its queue's mark
@@ -64,7 +64,7 @@ root=$PWD
 
 rounds=${MEMORY_ROUNDS:-20000}
 tolerance_kb=${MEMORY_TOLERANCE_KB:-4096}
-per_round=51 # calls of compute's functions in a round (below)
+per_round=53 # calls of compute's functions in a round (below)
 calls=$((rounds * per_round))
 every=$((rounds / 80))
 [ "$every" -ge 1 ] || every=1
@@ -251,6 +251,9 @@ EOF
 			    SELECT count(*) INTO n FROM compute.finish_and_grab(d, 'complete', 'mem', ARRAY['out-d'], att_d);
 			    IF n <> 0 OR (compute.get_job(d)).status <> 'complete' THEN RAISE EXCEPTION 'round %: finish_and_grab(d)', i; END IF;
 			    COMMIT;
+			    -- wait_job of a finished job returns at once.
+			    IF (compute.wait_job(d, interval '1 hour')).status <> 'complete' THEN RAISE EXCEPTION 'round %: wait_job(d)', i; END IF;
+			    COMMIT;
 			    IF i % 10 = 0 THEN
 			      SELECT count(*) INTO n FROM compute.grab_job('mem', 1, interval '1 hour', interval '1 millisecond');
 			      IF n <> 0 THEN RAISE EXCEPTION 'round %: waiting grab of nothing', i; END IF;
@@ -271,6 +274,10 @@ EOF
 			    PERFORM set_config('role', 'mem_worker', true);
 			    CALL must_fail('42501', format('SELECT compute.submit_job(%L, %L, NULL, ARRAY[%L])', e, 'other', 'f'));
 			    PERFORM compute.submit_job(e, 'mem', NULL, ARRAY['in-e']);
+			    COMMIT;
+			    -- submit_jobs of e again: a dedupe.
+			    SELECT count(*) INTO n FROM compute.submit_jobs(ARRAY[e], 'mem', ARRAY['again']);
+			    IF n <> 1 THEN RAISE EXCEPTION 'round %: submit_jobs', i; END IF;
 			    COMMIT;
 			    n := compute.revoke_queue('mem_worker', 'mem', 'submit');
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: revoke_queue: %', i, n; END IF;
