@@ -71,6 +71,9 @@ private_install() {
 		ln -s "$f" "$inst$sharedir/extension/"
 	done
 	cp "$src"/compute.control "$src"/sql/compute--*.sql "$inst$sharedir/extension/"
+	# Headers, for building against the private installation (PGXS looks for
+	# them relative to its pg_config too).
+	[ -e "$inst/usr/include" ] || ln -s /usr/include "$inst/usr/include"
 	[ "$("$inst$bindir/pg_config" --sharedir)" = "$inst$sharedir" ] || {
 		echo "private install: pg_config does not relocate to $inst" >&2
 		return 1
