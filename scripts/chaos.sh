@@ -3,8 +3,8 @@
 # with a 1-second lease while a killer terminates their backends at random
 # points, some workers stall past their lease, poison jobs crash their worker,
 # and a reaper calls compute.requeue_stale() with compute.max_attempts = 3.
-# At the end every normal job must be complete exactly once at its current
-# attempt (no stale finish accepted), every poison job failed after 3 lost
+# At the end every normal job must be complete exactly once, by the last
+# attempt a grab handed out (no stale finish accepted), every poison job failed after 3 lost
 # leases, nothing left queued or in-progress. The driver is
 # test/chaos/chaos.py (Debian's python3 with psycopg2); see it for the
 # CHAOS_* settings (CHAOS_SEED replays the same choices). Runs on its own

@@ -18,8 +18,16 @@ thread (SET compute.max_attempts = 3) calls compute.requeue_stale() every
 failed, or at the hard timeout.
 
 Then it checks, in the database: every normal job complete; exactly one
-finish_log row per complete job, at the job's attempt (no stale finish was
-accepted); every poison job failed with lost_leases = 3 and an error about the
+finish_log row per complete job, by the worker that a grab handed the job's
+last attempt to (no stale finish was accepted). The ground truth there is
+what the workers saw, not what compute wrote: each worker records the
+(job_id, attempt) of every grab answer it received, and finish_log holds the
+token the worker presented (from its grab's answer), so a finish that slips
+past the fence is caught even if it also rewrote the job's attempt. Also:
+the attempts in compute.jobs never below the highest handed out, none handed
+out twice, their sum between the grabs seen and the grabs seen plus those
+whose answer a kill cut; no poison job handed out after its 3rd attempt;
+every poison job failed with lost_leases = 3 and an error about the
 lease; nothing queued or in-progress; every grab ended either in an accepted
 finish or in a lost lease (sum of attempts = finishes + leases the reaper
 reclaimed); no lease was lost that its worker had started or renewed less
@@ -135,6 +143,7 @@ class Worker:
         self.name = "chaos-worker-%d" % i
         self.rng = random.Random("%d/worker/%d" % (SEED, i))
         self.outcomes = {}  # (job_id bytes, attempt) -> outcome
+        self.handed = []  # (job_id bytes, attempt) of every grab answer this worker received
         self.c = dict(grabs=0, accepted=0, rejected=0, poison_crashes=0, reconnects=0,
                       killed_holding=0, grab_lost=0, finish_lost=0, stale=0, stale_ambush=0,
                       stale_rejected=0, stale_accepted=0, stale_killed=0,
@@ -207,6 +216,7 @@ class Worker:
             return
         self.c["grabs"] += 1
         self.job = (job_id, attempt)
+        self.handed.append(self.job)
         self.stale_now = False
         # The lease runs at least until sent + LEASE (the server's now() is
         # later than our send); renewed (lower bound) at each heartbeat.
@@ -459,20 +469,44 @@ def check(conn, workers, reaper, monitor):
     if rows:
         broke.append("%d normal job(s) not complete, e.g. %s" % (len(rows), rows[:5]))
 
-    rows = q("""SELECT encode(j.job_id, 'hex'), j.status, j.attempt,
-                       (SELECT array_agg(l.attempt || '/' || l.job_attempt || '@w' || l.worker
+    # The attempts the grabs handed out, as the workers received them (the
+    # grab's answer, not the job's row): the ground truth for the checks
+    # below, independent of what compute writes into compute.jobs.
+    cur.execute("CREATE TEMP TABLE handed (job_id bytea NOT NULL, attempt int NOT NULL, worker int NOT NULL)")
+    handed = [(psycopg2.Binary(j), a, w.i) for w in workers for j, a in w.handed]
+    for i in range(0, len(handed), 1000):
+        chunk = handed[i:i + 1000]
+        cur.execute("INSERT INTO handed VALUES " + ",".join(["(%s, %s, %s)"] * len(chunk)),
+                    [v for row in chunk for v in row])
+    # Exactly once, at the last attempt handed out: a complete job has one
+    # accepted finish, by the worker a grab handed that attempt to, and no
+    # grab handed out a later attempt (a finish by an older attempt is a stale
+    # finish, whatever the job's row says now). Nothing here reads
+    # compute.jobs.attempt, nor what finish_job returned.
+    rows = q("""SELECT encode(j.job_id, 'hex'), j.status,
+                       (SELECT array_agg(h.attempt || '@w' || h.worker ORDER BY h.attempt)
+                          FROM handed h WHERE h.job_id = j.job_id),
+                       (SELECT array_agg(l.attempt || '@w' || l.worker
                                          || CASE WHEN l.stale THEN ' stale' ELSE '' END ORDER BY l.at)
                           FROM finish_log l WHERE l.job_id = j.job_id)
-                  FROM compute.jobs j
+                  FROM compute.jobs j JOIN chaos_jobs c USING (job_id)
                  WHERE (j.status = 'complete') IS DISTINCT FROM
                        ((SELECT count(*) FROM finish_log l WHERE l.job_id = j.job_id) = 1
-                        AND (SELECT bool_and(l.attempt = j.attempt AND l.job_attempt = j.attempt)
+                        AND (SELECT bool_and(EXISTS (SELECT FROM handed h WHERE h.job_id = l.job_id
+                                                        AND h.attempt = l.attempt AND h.worker = l.worker)
+                                             AND NOT EXISTS (SELECT FROM handed h WHERE h.job_id = l.job_id
+                                                             AND h.attempt > l.attempt))
                                FROM finish_log l WHERE l.job_id = j.job_id))
                  ORDER BY 1""")
     if rows:
-        broke.append("%d job(s) whose accepted finishes (finish_log: token/attempt-at-commit@worker) are not"
-                     " exactly one at the job's attempt: a stale or duplicate finish was accepted, e.g. %s"
-                     % (len(rows), rows[:5]))
+        broke.append("%d job(s) whose accepted finishes (finish_log: token@worker) are not exactly one, by the"
+                     " last attempt a grab handed out (handed: attempt@worker): a stale or duplicate finish"
+                     " was accepted, e.g. %s" % (len(rows), rows[:5]))
+    # finish_job answers with the token it was given.
+    rows = q("SELECT encode(job_id, 'hex'), attempt, job_attempt FROM finish_log WHERE attempt <> job_attempt")
+    if rows:
+        broke.append("%d accepted finish(es) whose finish_job row is at another attempt than the token"
+                     " presented (token, returned), e.g. %s" % (len(rows), rows[:5]))
     (logged,), = q("SELECT count(*) FROM finish_log")
     if logged != JOBS:
         broke.append("finish_log holds %d accepted finishes for %d normal jobs" % (logged, JOBS))
@@ -487,6 +521,15 @@ def check(conn, workers, reaper, monitor):
         broke.append("%d poison job(s) not failed after exactly %d lost leases (with an error about the"
                      " lease), e.g. %s" % (len(rows), MAX_ATTEMPTS, rows[:5]))
 
+    # The guard, by the grabs the workers saw: no poison job was handed out
+    # again after its last allowed attempt.
+    rows = q("""SELECT encode(h.job_id, 'hex'), array_agg(h.attempt ORDER BY h.attempt)
+                  FROM handed h JOIN chaos_jobs c USING (job_id) WHERE c.poison
+                 GROUP BY h.job_id HAVING max(h.attempt) > %s""", MAX_ATTEMPTS)
+    if rows:
+        broke.append("%d poison job(s) grabbed again after %d lost leases (attempts handed out), e.g. %s"
+                     % (len(rows), MAX_ATTEMPTS, rows[:5]))
+
     rows = q("SELECT status, count(*) FROM compute.jobs WHERE status IN ('queued', 'in-progress') GROUP BY 1")
     if rows:
         broke.append("jobs left behind: %s" % rows)
@@ -496,6 +539,22 @@ def check(conn, workers, reaper, monitor):
 
     # Every grab ends in an accepted finish or a lost lease.
     (grabs, lost_now, total), = q("SELECT sum(attempt), sum(lost_leases), count(*) FROM compute.jobs")
+    # The attempts in the table against the grabs the workers saw (a grab
+    # whose answer a kill cut may have committed unseen): per job, the
+    # attempt is at least the highest attempt handed out, and all in all
+    # the seen grabs plus the cut ones bound the sum.
+    seen = len(handed)
+    cut = sum(w.c["grab_lost"] for w in workers)
+    if grabs is None or not seen <= grabs <= seen + cut:
+        broke.append("grabs: the attempts of compute.jobs sum to %s, but the workers were handed %d attempts"
+                     " (+ at most %d grab answers cut by kills)" % (grabs, seen, cut))
+    rows = q("""SELECT encode(j.job_id, 'hex'), j.attempt, max(h.attempt), count(*), count(DISTINCT h.attempt)
+                  FROM compute.jobs j JOIN handed h USING (job_id)
+                 GROUP BY j.job_id, j.attempt
+                HAVING j.attempt < max(h.attempt) OR count(*) <> count(DISTINCT h.attempt)""")
+    if rows:
+        broke.append("%d job(s) whose attempt (job, highest handed out, grabs, distinct attempts) went back or"
+                     " was handed out twice, e.g. %s" % (len(rows), rows[:5]))
     if total != JOBS + POISON:
         broke.append("compute.jobs holds %d jobs, expected %d" % (total, JOBS + POISON))
     if grabs != logged + reaper.reclaimed:
