@@ -87,13 +87,18 @@ suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGR
 suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
 suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
 
-CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith check-fuzz check-sanitizers check-memory)
+# The last, selftest, proves that the hardening checks fail when what they
+# check breaks (the short variant of test/hardening/selftest.sh).
+CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith
+	check-fuzz check-sanitizers check-memory test/hardening/selftest.sh)
 
 # Standalone checks: each starts its own cluster, prints one summary line
 # and exits non-zero on failure.
 for check in "${CHECKS[@]}"; do
+	script=scripts/$check.sh
+	[[ $check == */* ]] && script=$check check=$(basename "$check" .sh)
 	echo "== $check"
-	if bash "scripts/$check.sh"; then count "$check" 1 0; else count "$check" 0 1; fi
+	if bash "$script"; then count "$check" 1 0; else count "$check" 0 1; fi
 done
 
 echo

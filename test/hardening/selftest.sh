@@ -4,8 +4,14 @@
 # expectation in the model, a simulated lost row or double grab, a backend
 # crash, a broken job row, a lost commit, a skipped requeue) and expects a
 # non-zero exit and a FAIL line. Ends with "selftest: N passed, M failed".
+#
+# `make test` runs the short variant (every model mutation on a small run,
+# the invariant mutation of the SQL fuzzing and one of the crash check: about
+# a minute); SELFTEST_LONG=1 (or HARDENING_LONG=1) runs every case at the
+# sizes below.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+long=${SELFTEST_LONG:-${HARDENING_LONG:-0}}
 
 passed=0
 failed=0
@@ -28,17 +34,21 @@ expect_failure() { # expect_failure NAME PATTERN ENV... -- SCRIPT
 	rm -f "$out"
 }
 
-for m in table sqlstate timestamps lost-row double-grab; do
-	expect_failure "model/$m" 'model: FAIL' MODEL_MUTATE=$m MODEL_OPS=800 MODEL_SEED=7 bash scripts/check-model.sh
+if [ "$long" = 1 ]; then
+	model_size=(MODEL_OPS=800) smith_seconds=12 crash_cases=(lost-row no-requeue)
+else
+	model_size=(MODEL_OPS=300 MODEL_PRELOAD=0) smith_seconds=8 crash_cases=(no-requeue)
+fi
+for m in table sqlstate timestamps attempt lost-row double-grab; do
+	expect_failure "model/$m" 'model: FAIL' MODEL_MUTATE=$m "${model_size[@]}" MODEL_SEED=7 bash scripts/check-model.sh
 done
-expect_failure "model/strict (huge interval: 22008)" 'model: FAIL' MODEL_STRICT=1 MODEL_OPS=2500 MODEL_SEED=7 \
-	bash scripts/check-model.sh
-# (FUZZ_TOLERATE_SPLIT_UTF8=1: a known bug must not be what makes these fail.)
-expect_failure "sqlsmith/crash" 'check-sqlsmith: FAIL: the server log reports a crash' SQLSMITH_MUTATE=crash \
-	SQLSMITH_SECONDS=12 SQLSMITH_SEED=7 FUZZ_TOLERATE_SPLIT_UTF8=1 bash scripts/check-sqlsmith.sh
+if [ "$long" = 1 ]; then
+	expect_failure "sqlsmith/crash" 'check-sqlsmith: FAIL: the server log reports a crash' SQLSMITH_MUTATE=crash \
+		SQLSMITH_SECONDS=$smith_seconds SQLSMITH_SEED=7 bash scripts/check-sqlsmith.sh
+fi
 expect_failure "sqlsmith/invariant" 'check-sqlsmith: FAIL: .* in an invalid state' SQLSMITH_MUTATE=invariant \
-	SQLSMITH_SECONDS=12 SQLSMITH_SEED=7 FUZZ_TOLERATE_SPLIT_UTF8=1 bash scripts/check-sqlsmith.sh
-for m in lost-row no-requeue; do
+	SQLSMITH_SECONDS=$smith_seconds SQLSMITH_SEED=7 bash scripts/check-sqlsmith.sh
+for m in "${crash_cases[@]}"; do
 	expect_failure "crash/$m" 'crash: FAIL' CRASH_MUTATE=$m CRASH_JOBS=5000 CRASH_SEED=7 bash scripts/check-crash.sh
 done
 echo "selftest: $passed passed, $failed failed"

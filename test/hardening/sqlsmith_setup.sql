@@ -22,6 +22,9 @@ SELECT count(compute.finish_job(job_id, 'failed')) FROM compute.jobs
  WHERE status = 'in-progress' AND get_byte(job_id, 0) < 160;
 SELECT count(compute.expire_job(job_id)) FROM compute.jobs
  WHERE status = 'complete' AND get_byte(job_id, 1) < 128;
+-- Leases (1.1.0): some run out at once, for requeue_stale() to take back.
+SELECT count(*) FROM compute.grab_job('q2', 30, '1 second');
+SELECT count(*) FROM compute.grab_job('q2', 10, '1 hour');
 SELECT status, count(*) FROM compute.jobs GROUP BY 1 ORDER BY 1;
 
 CREATE ROLE fuzzer LOGIN;
@@ -61,10 +64,27 @@ DECLARE
         'del(id bytea) RETURNS boolean AS $f$ SELECT compute.delete_job(id) $f$',
         'job(n int) RETURNS bytea AS $f$ SELECT job_id FROM compute.jobs ORDER BY job_id OFFSET abs(n % 300) LIMIT 1 $f$',
         'queue_of(n int) RETURNS text AS $f$ SELECT $$q$$ || abs(n % 4) $f$',
-        'set_status(id bytea, s text) RETURNS integer AS $f$ WITH u AS (UPDATE compute.jobs SET status = s WHERE job_id = id RETURNING 1) SELECT count(*)::int FROM u $f$'
+        'set_status(id bytea, s text) RETURNS integer AS $f$ WITH u AS (UPDATE compute.jobs SET status = s WHERE job_id = id RETURNING 1) SELECT count(*)::int FROM u $f$',
+        -- 1.1.0: leases, fencing, batches.
+        'grab_lease(q text, n int, l interval) RETURNS bigint AS $f$ SELECT count(*) FROM compute.grab_job(q, n, l) $f$',
+        'grab_lease_row(q text, l interval) RETURNS compute.jobs AS $f$ SELECT g FROM compute.grab_job(q, 1, l) g LIMIT 1 $f$',
+        'finish_fenced(id bytea, s text, a int) RETURNS text AS $f$ SELECT (compute.finish_job(id, s, NULL, a)).status $f$',
+        'finish_all(id bytea, s text, o text[], a int, e text) RETURNS compute.jobs AS $f$ SELECT compute.finish_job(id, s, o, a, e) $f$',
+        'finish_batch(ids bytea[], s text) RETURNS bigint AS $f$ SELECT compute.finish_jobs(ids, s) $f$',
+        'finish_batch_fenced(ids bytea[], s text, a int[]) RETURNS bigint AS $f$ SELECT compute.finish_jobs(ids, s, a) $f$',
+        'heartbeat(id bytea, a int) RETURNS timestamptz AS $f$ SELECT (compute.heartbeat(id, a)).lease_expires $f$',
+        'heartbeat_row(id bytea, a int, i interval) RETURNS compute.jobs AS $f$ SELECT compute.heartbeat(id, a, i) $f$',
+        'requeue_leases() RETURNS bigint AS $f$ SELECT compute.requeue_stale() $f$',
+        'attempt_of(id bytea) RETURNS integer AS $f$ SELECT attempt FROM compute.jobs WHERE job_id = id $f$',
+        'held(n int) RETURNS bytea AS $f$ SELECT job_id FROM compute.jobs WHERE status = $$in-progress$$ ORDER BY job_id OFFSET abs(n % 50) LIMIT 1 $f$',
+        -- With the job's own token: calls that get past the fence.
+        'hold(n int, i interval) RETURNS integer AS $f$ SELECT count(compute.heartbeat(job_id, attempt, i))::int FROM compute.jobs WHERE job_id = fz.held_1(n) $f$',
+        'finish_held(n int, s text) RETURNS text AS $f$ SELECT (compute.finish_job(job_id, s, NULL, attempt)).status FROM compute.jobs WHERE job_id = fz.held_1(n) $f$',
+        'grab_finish(q text, n int, s text) RETURNS bigint AS $f$ SELECT compute.finish_jobs(ARRAY(SELECT job_id FROM compute.grab_job(q, n)), s) $f$'
     ];
 BEGIN
-    -- 20 copies of each: about 380 of the 3,400 routines sqlsmith sees.
+    -- 20 copies of each: about 680 of the 3,700 routines sqlsmith sees
+    -- (held_1 first: hold_N and finish_held_N call it).
     FOR i IN 1..20 LOOP
         FOR d IN 1..array_length(defs, 1) LOOP
             EXECUTE format('CREATE FUNCTION fz.%s LANGUAGE sql VOLATILE', regexp_replace(defs[d], '^(\w+)', '\1_' || i));
