@@ -84,8 +84,8 @@ def main():
     for x in elsewhere[:10]:
         print("server-errors: internal error outside compute (a PostgreSQL bug?), not failed on: %s" % x)
     by_kind = collections.Counter(f.split(":")[0] for f in failures)
-    for f in failures[:20]:
-        print("server-errors: FAIL: %s" % f)
+    for f, n in collections.Counter(failures).most_common(20):
+        print("server-errors: FAIL: %s%s" % (f, " (x%d)" % n if n > 1 else ""))
     if failures:
         print("server-errors: FAILED: %s" % ", ".join("%d %s" % (n, k) for k, n in sorted(by_kind.items())))
         return 1
