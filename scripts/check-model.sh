@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Random operations against a model of compute's state machine
 # (test/hardening/model.py): MODEL_CLIENTS concurrent clients (4) run
-# MODEL_OPS random operations each (1,500 per mode; 8 x 50,000 with HARDENING_LONG=1):
+# MODEL_OPS random operations each (1,200 per mode; 8 x 50,000 with HARDENING_LONG=1):
 # every function of SPEC section 4 and plain INSERT/UPDATE/DELETE on
 # compute.jobs, valid and invalid, in autocommit and explicit transactions,
 # each checked against SPEC sections 3 and 5; then the whole table and the
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 if [ "${HARDENING_LONG:-0}" = 1 ]; then
 	: "${MODEL_CLIENTS:=8}" "${MODEL_OPS:=50000}"
 fi
-export MODEL_CLIENTS=${MODEL_CLIENTS:-4} MODEL_OPS=${MODEL_OPS:-1500}
+export MODEL_CLIENTS=${MODEL_CLIENTS:-4} MODEL_OPS=${MODEL_OPS:-1200}
 export MODEL_SEED=${MODEL_SEED:-20261129} # fixed, so that CI runs are alike; set it to explore
 port=${MODEL_PORT:-5441}
 

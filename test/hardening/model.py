@@ -50,7 +50,7 @@ committed row version obeys the timestamp rules, created never changes,
 attempt starts at 0 and goes up by one with each committed grab, and only then.
 
 Environment: MODEL_SEED (random if unset; printed), MODEL_CLIENTS (4),
-MODEL_OPS (operations per client, 1500), MODEL_DSN (libpq string; else the
+MODEL_OPS (operations per client, 1200), MODEL_DSN (libpq string; else the
 PG* variables), MODEL_COLUMN_UPDATES=1 (also plain UPDATEs of grabbed/finished/output_files
 without status: see the report), MODEL_MUTATE=<name> (a deliberately wrong
 expectation or injected fault, to prove the check fails: table (finish from
@@ -82,7 +82,7 @@ except ImportError:  # the shell wrapper installs python3-psycopg2
 
 SEED = int(os.environ.get("MODEL_SEED") or random.SystemRandom().randrange(1, 2**31))
 CLIENTS = int(os.environ.get("MODEL_CLIENTS", "4"))
-OPS = int(os.environ.get("MODEL_OPS", "1500"))
+OPS = int(os.environ.get("MODEL_OPS", "1200"))
 DSN = os.environ.get("MODEL_DSN", "")
 COLUMN_UPDATES = os.environ.get("MODEL_COLUMN_UPDATES") == "1"
 MUTATE = os.environ.get("MODEL_MUTATE", "")
@@ -144,10 +144,20 @@ class NowPlus:
         return "now() + %s" % self.delta
 
 
-def new_row(jid, queue, config, files, created=NOW):
+class _Any:
+    """Placeholder for a value the model cannot know (compared with nothing)."""
+
+    def __repr__(self):
+        return "any"
+
+
+ANY = _Any()
+
+
+def new_row(jid, queue, config, files, created=NOW, attempt=0):
     return {"job_id": jid, "status": "queued", "queue": queue, "config": config, "input_files": files,
             "created": created, "last_accessed": NOW, "grabbed": None, "finished": None, "output_files": None,
-            "attempt": 0, "lease_expires": None, "lease": None, "lost_leases": 0, "error": None}
+            "attempt": attempt, "lease_expires": None, "lease": None, "lost_leases": 0, "error": None}
 
 
 def entering(row, to, lease=None):
@@ -358,6 +368,7 @@ class World:
         self.lock = threading.Lock()
         self.rw = RWLock()
         self.model = {}  # job_id -> row dict or None (private rows only)
+        self.retired = {}  # job_id -> the last attempt of a deleted private job
         self.owner = {}  # job_id -> client number (private), 'S' (shared)
         self.unknown = set()  # ids that no operation may create
         self.pid_client = {}
@@ -540,6 +551,8 @@ class Client:
                 elif a != now_seen["value"] + e.delta:
                     self.fail("row %s: %s = %s is not the transaction's now() %s + %s (whole row: %s)" % (
                         hexid(actual["job_id"]), c, a, now_seen["value"], e.delta, actual))
+            elif e is ANY:
+                pass
             elif e is NOW:
                 if a is None:
                     self.fail("row %s: %s should be set, is NULL" % (hexid(actual["job_id"]), c))
@@ -565,9 +578,23 @@ class Client:
             self.fail("timestamp %s is not the statement's now() (between %s and %s)" % (
                 v, now_seen["t0"], now_seen["t1"]))
 
+    def retired(self, jid):
+        """The attempt a new job under this id starts at: 0, and from 1.2.0
+        the last attempt of the deleted job (tokens never repeat)."""
+        if not V12:
+            return 0
+        if self.kind(jid) != "private":
+            return ANY  # a shared id: who deleted it at which attempt is unknown
+        if self.txn is not None and jid in self.txn["retired"]:
+            return self.txn["retired"][jid]
+        return W.retired.get(jid, 0)
+
     def set_state(self, jid, row):
         k = self.kind(jid)
         if k == "private":
+            old = self.state(jid)
+            if row is None and isinstance(old, dict):
+                (self.txn["retired"] if self.txn is not None else W.retired)[jid] = old["attempt"]
             if self.txn is not None:
                 self.txn["overlay"][jid] = row
                 self.txn["touched"].add(jid)
@@ -754,7 +781,7 @@ class Client:
                     self.fail("submit_job returned a %s job instead of resubmitting it" % r["status"])
             return self.apply(sql, params, Expect(codes={"40001"}, result=check, changes={jid: UNKNOWN}), [jid])
         if st is None:
-            new = new_row(jid, queue, new_cfg, new_files)
+            new = new_row(jid, queue, new_cfg, new_files, attempt=self.retired(jid))
         elif st["status"] in ("queued", "in-progress", "complete"):
             new = dict(st, last_accessed=NOW)
         else:
@@ -1230,7 +1257,8 @@ class Client:
         # refuse it): either outcome is fine.
         soft = {"22023", "23514"} if queue == "" else set()
         if st is None:
-            new = new_row(jid, queue, None, [] if files == "omit" else files, NOW if created == "omit" else created)
+            new = new_row(jid, queue, None, [] if files == "omit" else files, NOW if created == "omit" else created,
+                          attempt=self.retired(jid))
             return self.apply(sql, params, Expect(codes=soft, changes={jid: new}, result=self.returns_rows([new])),
                               target)
         if not conflict:
@@ -1422,7 +1450,7 @@ class Client:
         iso = "repeatable read" if self.rng.random() < 0.15 else "read committed"
         self.must("BEGIN ISOLATION LEVEL " + iso.upper())
         now = self.must("SELECT now()").rows[0][0]
-        self.txn = {"now": now, "overlay": {}, "locked": {}, "touched": set(), "grabs": [],
+        self.txn = {"now": now, "overlay": {}, "locked": {}, "touched": set(), "grabs": [], "retired": {},
                     "savepoints": self.rng.random() < 0.5, "iso": iso, "shared_touched": False,
                     "left": self.rng.randint(1, 6)}
         W.count("transactions")
@@ -1436,6 +1464,7 @@ class Client:
                 if res.code:
                     self.fail("COMMIT failed: %s %s" % (res.code, res.msg))
                 W.model.update(txn["overlay"])
+                W.retired.update(txn["retired"])
                 W.count("transactions committed")
             else:
                 self.must("ROLLBACK")
@@ -1700,6 +1729,8 @@ def global_op_alone(client):
             client.fail("the table after COMMIT differs from inside the transaction")
         for jid, owner in W.owner.items():
             if owner != "S":
+                if W.model[jid] is not None and final.get(jid) is None:
+                    W.retired[jid] = W.model[jid]["attempt"]
                 W.model[jid] = final.get(jid)
 
 
@@ -1725,8 +1756,11 @@ def replay_audit(client):
                 W.fail(where, "inserted while it existed (as %s)" % prev)
             if new != "queued":
                 W.fail(where, "created as %s" % new)
-            if att != 0:
-                W.fail(where, "created at attempt %s, not 0" % att)
+            # From 1.2.0 a job created again under a deleted job's id goes
+            # on from its last attempt (tokens never repeat).
+            start = attempts.get(jid, 0) if V12 else 0
+            if att != start:
+                W.fail(where, "created at attempt %s, not %d" % (att, start))
             created[jid] = cr
         elif op == "U":
             if old != prev:
