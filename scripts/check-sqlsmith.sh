@@ -39,11 +39,11 @@ port=${SQLSMITH_PORT:-5442}
 mutate=${SQLSMITH_MUTATE:-}
 min_calls=${SQLSMITH_MIN_CALLS:-$(((duration + 2) / 3))}
 # The SQLSTATEs compute's own code may raise: SPEC section 5 and the README's
-# Errors section (55000, P0002, 22023, 22001, 22004), and three that are
+# Errors section (55000, P0002, 22023, 22001, 22004, 42501), and three that are
 # PostgreSQL's convention rather than compute's documented API: 40001
 # (submit_job: the job changed concurrently twice, retry), 39P01 (the
 # trigger function called directly), 53200 (out of memory in the C++ core).
-compute_codes=55000,P0002,22023,22001,22004,40001,39P01,53200
+compute_codes=55000,P0002,22023,22001,22004,42501,40001,39P01,53200
 
 install_missing() { # install_missing PACKAGE TEST-COMMAND...
 	local pkg=$1

@@ -48,6 +48,7 @@ rng = random.Random(SEED)
 # the literals themselves (bad interval or array text never reaches compute).
 ALLOWED = {
     "22004", "22023", "22001", "55000", "P0002",  # SPEC section 5
+    "42501",  # a queue the role has no queue right for (1.2.0)
     "23502", "23514", "23505",  # constraints of plain SQL
     "40001", "40P01", "55P03",  # concurrency
     "57014",  # statement timeout
@@ -55,6 +56,7 @@ ALLOWED = {
     "22P02", "22007", "22015", "2202E", "22P05", "22021", "2200X",  # literal input
     "39P01",  # trigger function called directly
     "42883", "42804", "42P18",  # a call shape with no matching function
+    "42704",  # a role name that does not exist (the regrole literal)
     "25P02",  # after an error inside an explicit transaction
     "34000", "24000",  # cursor states
 }
@@ -161,9 +163,11 @@ class Fuzzer:
         self.failures = []
 
     def refresh(self):
-        global KNOWN, QUEUES, HAS_LEASES
-        self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL")
-        HAS_LEASES = self.cur.fetchone()[0]
+        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS
+        self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL,"
+                         " to_regprocedure('compute.grant_queue(regrole, text, text)') IS NOT NULL"
+                         " AND to_regrole('fz_worker') IS NOT NULL")
+        HAS_LEASES, HAS_RIGHTS = self.cur.fetchone()
         self.cur.execute("SELECT job_id FROM compute.jobs ORDER BY random() LIMIT 200")
         KNOWN = [bytes(r[0]) for r in self.cur.fetchall()]
         self.cur.execute("SELECT DISTINCT queue FROM compute.jobs LIMIT 20")
@@ -460,12 +464,38 @@ class Fuzzer:
                           att + rng.choice([0, 0, 0, -1]), rng.choice([None, "why"])])
         if rng.random() < 0.2:
             self.run("requeue_stale", "SELECT compute.requeue_stale()")
-        if rng.random() < 0.2:
+        if rng.random() < 0.5:
             self.run("_queue_marks", "SELECT count(*) FROM compute._queue_marks()")
+
+    def f_rights(self):
+        """Queue rights (1.2.0): grant and revoke them, and call compute as
+        a role they limit (SET ROLE fz_worker)."""
+        if not HAS_RIGHTS:
+            return self.f_single()
+        role = rng.choice(["fz_worker"] * 7 + ["fuzzer", None, "no_such_role"])
+        pattern = rng.choice([rng.choice(QUEUES)] * 4 + ["q%", "q%", "%", "", "q_", "\\%", None, text(8)])
+        right = rng.choice(["submit", "work", "admin"] * 5 + ["", "Work", None])
+        if rng.random() < 0.7:
+            self.run("grant_queue", "SELECT compute.grant_queue(%s::regrole, %s, %s)", [role, pattern, right])
+        else:
+            n = rng.randint(1, 3)
+            self.run("revoke_queue", "SELECT compute.revoke_queue(%s)" % ", ".join(["%s::regrole", "%s", "%s"][:n]),
+                     [role, pattern, right][:n])
+        if rng.random() < 0.7:
+            self.run("rights", "SET ROLE fz_worker", compute_call=False)
+            for _ in range(rng.randint(1, 4)):
+                # (Forms that read compute.jobs directly need the superuser.)
+                rng.choice([self.f_submit, self.f_grab, self.f_finish, self.f_single, self.f_interval])()
+                if self.conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                    self.cur.execute("ROLLBACK")
+            self.run("rights", "RESET ROLE", compute_call=False)
+        if rng.random() < 0.3:
+            # Now and then all of them go: sqlsmith's role is not kept out for long.
+            self.run("revoke_queue", "SELECT compute.revoke_queue(r) FROM unnest(ARRAY['fuzzer', 'fz_worker']::regrole[]) r")
 
     FORMS = [("f_submit", 14), ("f_grab", 12), ("f_finish", 12), ("f_single", 12), ("f_interval", 8), ("f_bulk", 10),
              ("f_cursor", 4), ("f_subtxn", 6), ("f_timeout", 4), ("f_trigger", 4), ("f_prepared", 3), ("f_copy", 3),
-             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8)]
+             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6)]
 
     def report(self):
         print("fuzz_calls: SQLSTATEs: %s" % ", ".join("%s x%d" % kv for kv in sorted(self.codes.items())))
@@ -499,6 +529,7 @@ class Fuzzer:
 KNOWN = []
 QUEUES = ["q0"]
 HAS_LEASES = False
+HAS_RIGHTS = False
 
 if __name__ == "__main__":
     print("fuzz_calls: seed %d, %.0f s" % (SEED, SECONDS), flush=True)

@@ -31,6 +31,11 @@ CREATE ROLE fuzzer LOGIN;
 GRANT USAGE ON SCHEMA compute TO fuzzer;
 GRANT ALL ON ALL TABLES IN SCHEMA compute TO fuzzer;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA compute TO fuzzer;
+-- A worker role that the call generator switches to (SET ROLE), with queue
+-- rights (1.2.0) that the generator grants and revokes as it goes.
+CREATE ROLE fz_worker NOLOGIN;
+GRANT USAGE ON SCHEMA compute TO fz_worker;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA compute TO fz_worker;
 CREATE SCHEMA fz AUTHORIZATION fuzzer;
 SET ROLE fuzzer;
 
