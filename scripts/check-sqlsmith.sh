@@ -18,7 +18,7 @@
 # PostgreSQL's C: test/hardening/server_errors.py), every job row is in a
 # valid state (SPEC section 3's timestamp rules and the lease columns),
 # every compute function completed at least SQLSMITH_MIN_CALLS calls (one per
-# 3 s of the run: 20 in 60 s;
+# 4 s of the run: 15 in 60 s;
 # sqlsmith's and the generator's together), compute still works, and the
 # generator saw no lost connection, internal error, unexpected SQLSTATE or
 # error message that is not valid UTF-8.
@@ -37,7 +37,7 @@ seed=${SQLSMITH_SEED:-$(($(od -An -N2 -tu2 /dev/urandom) + 1))}
 batch_size=${SQLSMITH_BATCH:-2000}
 port=${SQLSMITH_PORT:-5442}
 mutate=${SQLSMITH_MUTATE:-}
-min_calls=${SQLSMITH_MIN_CALLS:-$(((duration + 2) / 3))}
+min_calls=${SQLSMITH_MIN_CALLS:-$(((duration + 3) / 4))}
 # The SQLSTATEs compute's own code may raise: SPEC section 5 and the README's
 # Errors section (55000, P0002, 22023, 22001, 22004, 42501), and three that are
 # PostgreSQL's convention rather than compute's documented API: 40001

@@ -163,11 +163,12 @@ class Fuzzer:
         self.failures = []
 
     def refresh(self):
-        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS
+        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT
         self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL,"
                          " to_regprocedure('compute.grant_queue(regrole, text, text)') IS NOT NULL"
-                         " AND to_regrole('fz_worker') IS NOT NULL")
-        HAS_LEASES, HAS_RIGHTS = self.cur.fetchone()
+                         " AND to_regrole('fz_worker') IS NOT NULL,"
+                         " to_regproc('compute.finish_and_grab') IS NOT NULL")
+        HAS_LEASES, HAS_RIGHTS, HAS_WAIT = self.cur.fetchone()
         self.cur.execute("SELECT job_id FROM compute.jobs ORDER BY random() LIMIT 200")
         KNOWN = [bytes(r[0]) for r in self.cur.fetchall()]
         self.cur.execute("SELECT DISTINCT queue FROM compute.jobs LIMIT 20")
@@ -467,6 +468,31 @@ class Fuzzer:
         if rng.random() < 0.5:
             self.run("_queue_marks", "SELECT count(*) FROM compute._queue_marks()")
 
+    def f_andgrab(self):
+        """finish_and_grab and the waiting grab (1.2.0): waits of at most a
+        few milliseconds (a longer one only sleeps)."""
+        if not HAS_WAIT:
+            return self.f_finish()
+        wait = rng.choice(["0", "0", "0", "1 millisecond", "5 milliseconds"]) if rng.random() < 0.85 else \
+            rng.choice(["-1 second", None, "garbage"])
+        if rng.random() < 0.3:
+            return self.run("grab_job", "SELECT * FROM compute.grab_job(%s, %s, CAST(%s AS interval), CAST(%s AS"
+                            " interval))", [rng.choice(QUEUES), max_jobs(), rng.choice(["1 minute", None, "0"]), wait])
+        st = status() if rng.random() < 0.1 else rng.choice(["complete", "failed"])
+        if rng.random() < 0.7:
+            # A worker's own job, with its token (or off by one).
+            self.run("grab_job", "SELECT * FROM compute.grab_job(%s, 1, '1 minute')", [rng.choice(QUEUES)])
+            return self.run("finish_and_grab", "SELECT g.* FROM (SELECT job_id, attempt FROM compute.jobs WHERE status"
+                            " = 'in-progress' ORDER BY random() LIMIT 1) j, compute.finish_and_grab(j.job_id, %s, %s,"
+                            " %s::text[], j.attempt + %s, NULL, %s, '1 minute', CAST(%s AS interval)) g",
+                            [st, rng.choice(QUEUES), rng.choice([None, ["o"]]), rng.choice([0] * 6 + [1, -1]),
+                             rng.choice([1, 1, 2, 5]), wait])
+        fsql, fparams = files_sql()
+        self.run("finish_and_grab", "SELECT * FROM compute.finish_and_grab(%%s::bytea, %%s, %%s, %s, CAST(%%s AS int),"
+                 " %%s, CAST(%%s AS int), CAST(%%s AS interval), CAST(%%s AS interval))" % fsql,
+                 [job_id(), st, text()] + fparams + [rng.choice([None, 0, 1, 2147483647]),
+                                                     rng.choice([None, "why"]), max_jobs(), interval(), wait])
+
     def f_rights(self):
         """Queue rights (1.2.0): grant and revoke them, and call compute as
         a role they limit (SET ROLE fz_worker)."""
@@ -495,7 +521,7 @@ class Fuzzer:
 
     FORMS = [("f_submit", 14), ("f_grab", 12), ("f_finish", 12), ("f_single", 12), ("f_interval", 8), ("f_bulk", 10),
              ("f_cursor", 4), ("f_subtxn", 6), ("f_timeout", 4), ("f_trigger", 4), ("f_prepared", 3), ("f_copy", 3),
-             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6)]
+             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6), ("f_andgrab", 8)]
 
     def report(self):
         print("fuzz_calls: SQLSTATEs: %s" % ", ".join("%s x%d" % kv for kv in sorted(self.codes.items())))
@@ -530,6 +556,7 @@ KNOWN = []
 QUEUES = ["q0"]
 HAS_LEASES = False
 HAS_RIGHTS = False
+HAS_WAIT = False
 
 if __name__ == "__main__":
     print("fuzz_calls: seed %d, %.0f s" % (SEED, SECONDS), flush=True)

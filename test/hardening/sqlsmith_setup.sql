@@ -85,10 +85,15 @@ DECLARE
         -- With the job's own token: calls that get past the fence.
         'hold(n int, i interval) RETURNS integer AS $f$ SELECT count(compute.heartbeat(job_id, attempt, i))::int FROM compute.jobs WHERE job_id = fz.held_1(n) $f$',
         'finish_held(n int, s text) RETURNS text AS $f$ SELECT (compute.finish_job(job_id, s, NULL, attempt)).status FROM compute.jobs WHERE job_id = fz.held_1(n) $f$',
-        'grab_finish(q text, n int, s text) RETURNS bigint AS $f$ SELECT compute.finish_jobs(ARRAY(SELECT job_id FROM compute.grab_job(q, n)), s) $f$'
+        'grab_finish(q text, n int, s text) RETURNS bigint AS $f$ SELECT compute.finish_jobs(ARRAY(SELECT job_id FROM compute.grab_job(q, n)), s) $f$',
+        -- 1.2.0: the waiting grab (its wait cut to 10 ms) and finish_and_grab.
+        'grab_wait(q text, n int, l interval, w interval) RETURNS bigint AS $f$ SELECT count(*) FROM compute.grab_job(q, n, l, LEAST(w, interval $$10 milliseconds$$)) $f$',
+        'finish_grab(id bytea, s text, q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.finish_and_grab(id, s, q) $f$',
+        'finish_grab_row(id bytea, s text, q text, a int, n int) RETURNS compute.jobs AS $f$ SELECT g FROM compute.finish_and_grab(id, s, q, NULL, a, NULL, n) g LIMIT 1 $f$',
+        'finish_held_grab(n int, s text, q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.jobs j, compute.finish_and_grab(j.job_id, s, q, NULL, j.attempt) g WHERE j.job_id = fz.held_1(n) $f$'
     ];
 BEGIN
-    -- 20 copies of each: about 680 of the 3,700 routines sqlsmith sees
+    -- 20 copies of each: about 760 of the 3,800 routines sqlsmith sees
     -- (held_1 first: hold_N and finish_held_N call it).
     FOR i IN 1..20 LOOP
         FOR d IN 1..array_length(defs, 1) LOOP
