@@ -105,6 +105,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 # by a finish that names none; the README: heartbeat's extend keeps the
 # grab's lease, a fenced finish of an unknown job is P0002).
 V12 = False
+PRELOADED = False  # the library preloaded: grabs scan from the queue marks
 
 
 def allowed(frm, to):
@@ -868,7 +869,16 @@ class Client:
                                if s and s["status"] == "queued" and s["queue"] == queue))
                 if mine and len(got) < mx:
                     missing = [hexid(k[1]) for k in mine if k not in keys]
-                    if missing:
+                    if missing and PRELOADED:
+                        # README, Performance: a plain SELECT ... FOR UPDATE of
+                        # queued rows (here this transaction's own, taken to
+                        # predict them) can hide them from a grab that passes
+                        # them; the mark moves past, and a full scan finds
+                        # them within about a second. Documented, not covered.
+                        with W.lock:
+                            W.known_gaps["queued jobs locked by SELECT ... FOR UPDATE left behind the queue mark"
+                                         " (README: not covered by the marks)"] += 1
+                    elif missing:
                         self.fail("grab_job skipped queued jobs locked by this very transaction: %s" % missing)
         res = self.apply(sql, params, Expect(codes=set(), result=check), [])
         if res is not None and res.code is None:
@@ -1804,7 +1814,7 @@ def replay_audit(client):
 
 
 def main():
-    global V12
+    global V12, PRELOADED
     setup = connect()
     cur = setup.cursor()
     cur.execute(AUDIT_SQL)
@@ -1812,7 +1822,7 @@ def main():
     version = cur.fetchone()[0]
     V12 = tuple(int(x) for x in version.split(".")) >= (1, 2, 0)
     cur.execute("SHOW shared_preload_libraries")
-    preloaded = "compute" in cur.fetchone()[0]
+    preloaded = PRELOADED = "compute" in cur.fetchone()[0]
     setup.close()
     print("model: compute %s (%s rules), library %s" % (version, "1.2.0" if V12 else "1.1.0",
                                                        "preloaded" if preloaded else "loaded on demand"))
