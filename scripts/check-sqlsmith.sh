@@ -25,7 +25,8 @@
 #
 # SQLSMITH_MUTATE=crash (a backend killed by SIGSEGV mid-run),
 # SQLSMITH_MUTATE=invariant (a queued row with output files, written behind
-# compute's back) or SQLSMITH_MUTATE=lease (a complete row holding a lease)
+# compute's back) or SQLSMITH_MUTATE=lease (a row not in progress holding a
+# lease)
 # shows that the check fails when what it checks breaks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -118,12 +119,12 @@ elapsed=$(($(date +%s) - start))
 if [ "$mutate" = invariant ] || [ "$mutate" = lease ]; then
 	# A job row left broken, as a bug might leave it: written with the
 	# transition trigger off (it refuses both), a queued job with output files
-	# (invariant) or a complete job that holds a lease (lease).
+	# (invariant) or a job not in progress that holds a lease (lease).
 	if [ "$mutate" = invariant ]; then
 		broken="output_files = '{stray}' WHERE job_id = (SELECT job_id FROM compute.jobs WHERE status = 'queued' LIMIT 1)"
 	else
 		broken="lease = '1 hour', lease_expires = now() + '1 hour'
-			WHERE job_id = (SELECT job_id FROM compute.jobs WHERE status = 'complete' LIMIT 1)"
+			WHERE job_id = (SELECT job_id FROM compute.jobs WHERE status <> 'in-progress' LIMIT 1)"
 	fi
 	mode=$(psql -qAtX -c "SELECT tgenabled FROM pg_trigger WHERE tgname = 'jobs_guard'")
 	psql -qX -v ON_ERROR_STOP=1 <<SQL
