@@ -27,6 +27,7 @@ FUZZ_DSN (libpq string; else the PG* variables).
 """
 
 import collections
+import hashlib
 import io
 import os
 import random
@@ -163,12 +164,14 @@ class Fuzzer:
         self.failures = []
 
     def refresh(self):
-        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT
+        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB
         self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL,"
                          " to_regprocedure('compute.grant_queue(regrole, text, text)') IS NOT NULL"
                          " AND to_regrole('fz_worker') IS NOT NULL,"
-                         " to_regproc('compute.finish_and_grab') IS NOT NULL")
-        HAS_LEASES, HAS_RIGHTS, HAS_WAIT = self.cur.fetchone()
+                         " to_regproc('compute.finish_and_grab') IS NOT NULL,"
+                         " to_regproc('compute.wait_job') IS NOT NULL AND to_regproc('compute.submit_jobs') IS NOT NULL"
+                         " AND to_regproc('compute.queue_channel') IS NOT NULL")
+        HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB = self.cur.fetchone()
         self.cur.execute("SELECT job_id FROM compute.jobs ORDER BY random() LIMIT 200")
         KNOWN = [bytes(r[0]) for r in self.cur.fetchall()]
         self.cur.execute("SELECT DISTINCT queue FROM compute.jobs LIMIT 20")
@@ -493,6 +496,38 @@ class Fuzzer:
                  [job_id(), st, text()] + fparams + [rng.choice([None, 0, 1, 2147483647]),
                                                      rng.choice([None, "why"]), max_jobs(), interval(), wait])
 
+    def f_waitsubmit(self):
+        """wait_job, submit_jobs and queue_channel (1.2.0); waits of a few
+        milliseconds at most."""
+        if not HAS_WAIT_JOB:
+            return self.f_submit()
+        r = rng.random()
+        if r < 0.35:
+            timeout = rng.choice(["0", "1 millisecond", "5 milliseconds"]) if rng.random() < 0.85 else \
+                rng.choice(["-1 second", None, "garbage", "178000000 years"])
+            if timeout == "178000000 years":
+                timeout = "0"  # (a valid wait that long only sleeps)
+            return self.run("wait_job", "SELECT * FROM compute.wait_job(%s::bytea, CAST(%s AS interval))",
+                            [job_id(), timeout])
+        if r < 0.7:
+            n = rng.choice([1, 1, 2, 5, 20, 0])
+            ids = [psycopg2.Binary(hashlib_md5("fz batch %d %d" % (rng.randrange(10 ** 6), i))) for i in range(n)]
+            if ids and rng.random() < 0.3:
+                ids = [job_id() for _ in range(n)]  # bad, NULL, known ids
+            if ids and rng.random() < 0.1:
+                ids.append(ids[0])  # named twice
+            configs = rng.choice(["omit", None, ["c"] * len(ids), ["c"] * (len(ids) + 1), [None] * len(ids)])
+            fsql, fparams = files_sql()
+            args, params = ["%s::bytea[]", "%s"], [ids, text() if rng.random() < 0.3 else rng.choice(QUEUES)]
+            if configs != "omit":
+                args.append("%s::text[]")
+                params.append(configs)
+                if rng.random() < 0.7:
+                    args.append(fsql)
+                    params += fparams
+            return self.run("submit_jobs", "SELECT * FROM compute.submit_jobs(%s)" % ", ".join(args), params)
+        self.run("queue_channel", "SELECT compute.queue_channel(%s)", [text()])
+
     def f_rights(self):
         """Queue rights (1.2.0): grant and revoke them, and call compute as
         a role they limit (SET ROLE fz_worker)."""
@@ -521,7 +556,8 @@ class Fuzzer:
 
     FORMS = [("f_submit", 14), ("f_grab", 12), ("f_finish", 12), ("f_single", 12), ("f_interval", 8), ("f_bulk", 10),
              ("f_cursor", 4), ("f_subtxn", 6), ("f_timeout", 4), ("f_trigger", 4), ("f_prepared", 3), ("f_copy", 3),
-             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6), ("f_andgrab", 8)]
+             ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6), ("f_andgrab", 8),
+             ("f_waitsubmit", 12)]
 
     def report(self):
         print("fuzz_calls: SQLSTATEs: %s" % ", ".join("%s x%d" % kv for kv in sorted(self.codes.items())))
@@ -557,6 +593,11 @@ QUEUES = ["q0"]
 HAS_LEASES = False
 HAS_RIGHTS = False
 HAS_WAIT = False
+HAS_WAIT_JOB = False
+
+
+def hashlib_md5(text_):
+    return hashlib.md5(text_.encode()).digest()
 
 if __name__ == "__main__":
     print("fuzz_calls: seed %d, %.0f s" % (SEED, SECONDS), flush=True)

@@ -90,10 +90,16 @@ DECLARE
         'grab_wait(q text, n int, l interval, w interval) RETURNS bigint AS $f$ SELECT count(*) FROM compute.grab_job(q, n, l, LEAST(w, interval $$10 milliseconds$$)) $f$',
         'finish_grab(id bytea, s text, q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.finish_and_grab(id, s, q) $f$',
         'finish_grab_row(id bytea, s text, q text, a int, n int) RETURNS compute.jobs AS $f$ SELECT g FROM compute.finish_and_grab(id, s, q, NULL, a, NULL, n) g LIMIT 1 $f$',
-        'finish_held_grab(n int, s text, q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.jobs j, compute.finish_and_grab(j.job_id, s, q, NULL, j.attempt) g WHERE j.job_id = fz.held_1(n) $f$'
+        'finish_held_grab(n int, s text, q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.jobs j, compute.finish_and_grab(j.job_id, s, q, NULL, j.attempt) g WHERE j.job_id = fz.held_1(n) $f$',
+        -- 1.2.0: wait_job (its timeout cut to 10 ms), submit_jobs, queue_channel.
+        'wait_row(id bytea, t interval) RETURNS compute.jobs AS $f$ SELECT compute.wait_job(id, LEAST(t, interval $$10 milliseconds$$)) $f$',
+        'wait_status(id bytea) RETURNS text AS $f$ SELECT (compute.wait_job(id, interval $$1 millisecond$$)).status $f$',
+        'submit_many(ids bytea[], q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.submit_jobs(ids, q) $f$',
+        'submit_many_all(ids bytea[], q text, c text[], f text[]) RETURNS compute.jobs AS $f$ SELECT s FROM compute.submit_jobs(ids, q, c, f) s LIMIT 1 $f$',
+        'channel(q text) RETURNS text AS $f$ SELECT compute.queue_channel(q) $f$'
     ];
 BEGIN
-    -- 20 copies of each: about 760 of the 3,800 routines sqlsmith sees
+    -- 20 copies of each: about 860 of the 3,900 routines sqlsmith sees
     -- (held_1 first: hold_N and finish_held_N call it).
     FOR i IN 1..20 LOOP
         FOR d IN 1..array_length(defs, 1) LOOP
