@@ -18,7 +18,7 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases marks marks_db promises worker_loop privileges upgrade
+REGRESS        = install functions transitions errors leases marks marks_paths marks_db promises worker_loop privileges upgrade
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck

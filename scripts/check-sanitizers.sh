@@ -208,6 +208,7 @@ run_regress() {
 		# check-sanitizers.sh: load compute only from the sanitizer build.
 		dynamic_library_path = '$asan_dir'
 	EOF
+	echo "$SUITE_SETTINGS" >>"$conf_plain" # the suites' own settings (scripts/lib.sh)
 	conf=$dir/sanitize-preloaded.conf
 	cat "$conf_plain" - >"$conf" <<-EOF
 		shared_preload_libraries = 'compute'

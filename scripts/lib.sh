@@ -50,7 +50,8 @@ pg_stop() {
 # scripts) and, if given, the library SO as compute.so; prints its bindir.
 # The binaries are copied (PostgreSQL finds its share and lib directories
 # relative to itself), the rest linked; the system installation is not
-# touched. Used to run a server on another build of the library.
+# touched. Used to run a server on another build of the library, or to
+# build and install one there: make PG_CONFIG=INST/.../bin/pg_config.
 private_install() {
 	local inst=$1 src=$2 so=${3:-} bindir libdir sharedir f
 	bindir=$($PG_CONFIG_BIN --bindir)
@@ -109,4 +110,49 @@ expected_outputs() {
 		}
 	done
 	return 0
+}
+
+# The pg_regress-style runners of PostgreSQL's PGXS, and the server settings
+# of the suites' temporary instances (scripts/test.sh runs each suite with
+# both): prepared transactions on (test/sql/marks_paths.sql), and the
+# same preloaded, where grab_job scans from the queue marks in shared memory.
+PGXS_LIB_DIR=$(dirname "$(dirname "$($PG_CONFIG_BIN --pgxs)")")
+PG_REGRESS=$PGXS_LIB_DIR/test/regress/pg_regress
+PG_ISOLATION_REGRESS=$PGXS_LIB_DIR/test/isolation/pg_isolation_regress
+SUITE_SETTINGS="max_prepared_transactions = 10"
+SUITE_SETTINGS_PRELOADED="$SUITE_SETTINGS
+shared_preload_libraries = 'compute'"
+
+# run_suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...: one
+# pg_regress-style suite, run from the current directory's test/INPUT_SUBDIR
+# and expected/ (the run's own: expected_outputs) on a temporary instance
+# whose postgresql.conf gets SERVER_SETTINGS. Sets suite_total and suite_failed; keeps the outputs (and
+# prints the diffs) when a test fails; returns non-zero then.
+run_suite() {
+	local name=$1 runner=$2 subdir=$3 settings=$4
+	shift 4
+	local dir
+	dir=$(scratch_dir "$name")
+	cp -r "test/$subdir" "$dir/$subdir"
+	local preloaded=0
+	grep -qE "^shared_preload_libraries = .*compute" <<<"$settings" && preloaded=1
+	expected_outputs "$dir/expected" "$preloaded" || {
+		suite_total=$# suite_failed=$#
+		return 1
+	}
+	echo "$settings" >"$dir/settings.conf"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+	echo "== $name: $* (in $dir)"
+	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --temp-config="$dir/settings.conf" \
+		--inputdir="$dir" --outputdir="$dir" --bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
+	suite_total=$#
+	suite_failed=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
+	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
+		rm -rf "$dir"
+		return 0
+	fi
+	[ "$suite_failed" -eq 0 ] && suite_failed=$suite_total
+	[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+	echo "$name: outputs kept in $dir"
+	return 1
 }

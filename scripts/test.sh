@@ -9,7 +9,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 : "${REGRESS:?set by make test}" "${ISOLATION:?set by make test}"
-PGXS_DIR=$(dirname "$(dirname "$($PG_CONFIG_BIN --pgxs)")")
 
 passed=0
 failed=0
@@ -21,37 +20,11 @@ count() { # count NAME PASSED FAILED
 	return 0
 }
 
-# pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...
-# SERVER_SETTINGS (one line of postgresql.conf, or "") go into the temporary
-# instance's configuration; when they preload the library, the suite gets the
-# preloaded run's expected outputs (expected_outputs in scripts/lib.sh).
+# suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...: one pg_regress-
+# style suite (scripts/lib.sh run_suite), counted.
 suite() {
-	local name=$1 runner=$2 subdir=$3 settings=$4
-	shift 4
-	local dir
-	dir=$(scratch_dir "$name")
-	cp -r "test/$subdir" "$dir/$subdir"
-	local preloaded=0
-	grep -qE "^shared_preload_libraries = .*compute" <<<"$settings" && preloaded=1
-	expected_outputs "$dir/expected" "$preloaded" || {
-		count "$name" 0 1
-		return
-	}
-	echo "$settings" >"$dir/settings.conf"
-	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
-	echo "== $name: $* (in $dir)"
-	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --temp-config="$dir/settings.conf" \
-		--inputdir="$dir" --outputdir="$dir" --bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
-	local total=$# bad
-	bad=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
-	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
-		rm -rf "$dir"
-	else
-		[ "$bad" -eq 0 ] && bad=$total
-		[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
-		echo "$name: outputs kept in $dir"
-	fi
-	count "$name" $((total - bad)) "$bad"
+	run_suite "$@"
+	count "$1" $((suite_total - suite_failed)) "$suite_failed"
 }
 
 echo "== packaging: one version in compute.control, META.json and the script that installs it"
@@ -81,11 +54,10 @@ fi
 # shared memory. The results must be the same, but for marks: marks.out is
 # the preloaded run's answer and marks_1.out the other's, and each run is held
 # to its own (a run that silently lost its preload fails).
-preload="shared_preload_libraries = 'compute'"
-suite regress "$PGXS_DIR/test/regress/pg_regress" sql "" $REGRESS
-suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGRESS
-suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
-suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
+suite regress "$PG_REGRESS" sql "$SUITE_SETTINGS" $REGRESS
+suite regress-preloaded "$PG_REGRESS" sql "$SUITE_SETTINGS_PRELOADED" $REGRESS
+suite isolation "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS" $ISOLATION
+suite isolation-preloaded "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS_PRELOADED" $ISOLATION
 
 # The last, selftest, proves that the hardening checks fail when what they
 # check breaks (the short variant of test/hardening/selftest.sh).
