@@ -1,12 +1,13 @@
 -- More paths that can leave a queued job behind a queue mark (with compute
 -- in shared_preload_libraries; see src/core/queue_mark.hpp): a transaction
 -- that writes queued rows in more queues than a backend keeps notes for
--- (16 today: then every mark must be invalidated), and PREPARE TRANSACTION /
--- COMMIT PREPARED / ROLLBACK PREPARED. Only what grab_job returns is
+-- (16 today: then every mark of the database must be invalidated), and
+-- PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED, also with a
+-- grab in between. Only what grab_job returns is
 -- checked, so the output is the same with and without marks (one expected
 -- file for both runs): whatever the marks do, the oldest queued job comes
--- first. The suite's server runs with max_prepared_transactions > 0
--- (scripts/test.sh).
+-- first. The suites' servers run with max_prepared_transactions > 0
+-- (SUITE_SETTINGS in scripts/lib.sh).
 \set SHOW_CONTEXT never
 SELECT current_setting('max_prepared_transactions')::int > 0 AS prepared_transactions_enabled;
 DELETE FROM compute.jobs;
@@ -80,7 +81,27 @@ PREPARE TRANSACTION 'compute_marks_paths_b';
 ROLLBACK PREPARED 'compute_marks_paths_b';
 SELECT t.pgrab('pr', 2) AS grabbed;
 
--- The rest of pr, in order; nothing queued is left anywhere else.
+-- An older job inserted by a prepared transaction while a grab runs between
+-- PREPARE and COMMIT PREPARED (the row is not visible to that grab):
+-- once committed, it is the oldest queued job and comes next.
+BEGIN;
+SELECT t.queue_job('pr', 'pr-old-b', interval '2 days') AS queued;
+PREPARE TRANSACTION 'compute_marks_paths_c';
+SELECT t.pgrab('pr', 1) AS grabbed_while_prepared;
+COMMIT PREPARED 'compute_marks_paths_c';
+SELECT t.pgrab('pr', 2) AS grabbed;
+
+-- A grab prepared, another grab while it is prepared (which passes the
+-- prepared grab's locked job), then ROLLBACK PREPARED: the job is queued
+-- again, the oldest, and comes next.
+BEGIN;
+SELECT t.pgrab('pr', 1) AS grabbed_then_rolled_back;
+PREPARE TRANSACTION 'compute_marks_paths_d';
+SELECT t.pgrab('pr', 1) AS grabbed_while_prepared;
+ROLLBACK PREPARED 'compute_marks_paths_d';
+SELECT t.pgrab('pr', 2) AS grabbed;
+
+-- Nothing is left in pr, nor prepared; what is queued is in the other queues.
 SELECT t.pgrab('pr', 100) AS grabbed;
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts WHERE gid LIKE 'compute_marks_paths_%';
 SELECT count(*) FILTER (WHERE queue IN ('ov', 'pr')) AS queued_in_ov_pr,
