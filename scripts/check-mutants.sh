@@ -147,7 +147,7 @@ run_check() {
 		# A step that waits longer than this is cancelled and the spec fails
 		# (isolationtester's default is 360 s): a mutant that makes a session
 		# block for good, such as a grab without SKIP LOCKED, costs seconds.
-		export PGISOLATIONTIMEOUT=${PGISOLATIONTIMEOUT:-20}
+		export PGISOLATIONTIMEOUT=${PGISOLATIONTIMEOUT:-10}
 		. scripts/lib.sh
 		kind=$1
 		shift

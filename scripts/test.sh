@@ -59,10 +59,15 @@ suite regress-preloaded "$PG_REGRESS" sql "$SUITE_SETTINGS_PRELOADED" $REGRESS
 suite isolation "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS" $ISOLATION
 suite isolation-preloaded "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS_PRELOADED" $ISOLATION
 
-# The last, selftest, proves that the hardening checks fail when what they
-# check breaks (the short variant of test/hardening/selftest.sh).
+# The last two: selftest proves that the hardening checks fail when what
+# they check breaks (the short variant of test/hardening/selftest.sh); the
+# mutation run, its default subset (every mutant killed by one test, one of
+# those killed by a scripts/check-*.sh, rotating by commit; see
+# scripts/check-mutants.sh). The checks above ran unmutated already, so the
+# mutation run skips their baseline.
 CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith
-	check-fuzz check-sanitizers check-memory test/hardening/selftest.sh)
+	check-fuzz check-sanitizers check-memory test/hardening/selftest.sh check-mutants)
+export MUTANTS_BASELINE=${MUTANTS_BASELINE:-tests}
 
 # Standalone checks: each starts its own cluster, prints one summary line
 # and exits non-zero on failure.

@@ -23,6 +23,20 @@ def fail(message):
     sys.exit(1)
 
 
+def unescape(value):
+    """find and replace may span lines: \\n is a newline, \\t a tab, \\\\ a backslash."""
+    out, i = [], 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value) and value[i + 1] in "nt\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}[value[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
 def parse(path):
     mutants, block, first_line = [], {}, 0
     with open(path, encoding="utf-8") as f:
@@ -46,6 +60,8 @@ def parse(path):
             fail(f"{path}:{number}: {key} given twice in one mutant")
         if not block:
             first_line = number
+        if key in ("find", "replace"):
+            value = unescape(value)
         block[key] = value
     names = set()
     for m in mutants:
