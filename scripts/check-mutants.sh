@@ -122,6 +122,16 @@ inst_bin=$(private_install "$scratch/inst" "$copy") || {
 }
 inst_pg_config=$inst_bin/pg_config
 
+# Interrupted: stop the running check (its process group) and its clusters.
+check_pid=
+stop_clusters() {
+	local pidfile
+	for pidfile in $(find "$scratch/tmp" -name postmaster.pid 2>/dev/null); do
+		as_pg "$inst_bin/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1
+	done
+}
+trap '[ -n "$check_pid" ] && kill -TERM -- "-$check_pid" 2>/dev/null; stop_clusters; echo "check-mutants: interrupted (outputs in $scratch)"; exit 130' INT TERM
+
 build() { # build LOG: make and install the copy into the private installation
 	make -C "$copy" -j2 PG_CONFIG="$inst_pg_config" >"$1" 2>&1 &&
 		make -C "$copy" install PG_CONFIG="$inst_pg_config" >>"$1" 2>&1
@@ -169,6 +179,7 @@ run_check() {
 	) >"$log" 2>&1 </dev/null &
 	local pid=$! waited=0
 	set +m
+	check_pid=$pid
 	while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt "$timeout_s" ]; do
 		sleep 1
 		waited=$((waited + 1))
@@ -181,12 +192,10 @@ run_check() {
 	fi
 	wait "$pid"
 	rc=$?
+	check_pid=
 	# Clusters left running (a killed or timed-out check), then the outputs
 	# that a failing check keeps: the mutant's log says what failed.
-	local pidfile
-	for pidfile in $(find "$scratch/tmp" -name postmaster.pid 2>/dev/null); do
-		as_pg "$inst_bin/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1
-	done
+	stop_clusters
 	[ "${KEEP:-0}" = 1 ] || find "$scratch/tmp" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 	grep -q "check-mutants: timed out" "$log" && return 124
 	return "$rc"
@@ -263,7 +272,8 @@ for i in "${selected[@]}"; do
 		esac
 	fi
 	echo "mutant $name: $result ($took s)"
-	results+=("$(printf '%-32s %-52s %-9s %4s s' "$name" "$check" "${result%% (*}" "$took")")
+	results+=("$(printf '%-32s %-52s %-9s %4s s%s' "$name" "$check" "${result%% (*}" "$took" \
+		"$([ "$pending" = 1 ] && echo "  (pending)")")")
 done
 
 echo
