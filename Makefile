@@ -81,10 +81,11 @@ bench: deps all
 deb: deps-package
 	bash scripts/deb.sh build/deb
 
-# The PGXN release: the committed tree (HEAD) as PGXN expects it.
+# The PGXN release: the committed tree (HEAD) as PGXN expects it, in DISTDIR.
+DISTDIR ?= .
 dist: deps-package
-	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
-	@echo "dist: $(EXTENSION)-$(EXTVERSION).zip"
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+	@echo "dist: $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip"
 
 build/installcheck/expected:
 	mkdir -p build/installcheck

@@ -110,3 +110,39 @@ expected_outputs() {
 	done
 	return 0
 }
+
+# suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...: a pg_regress-style
+# run (RUNNER: pg_regress or pg_isolation_regress) of TESTS, inputs in
+# test/INPUT_SUBDIR and expected outputs in expected/ of the current
+# directory (the checkout), on a temporary instance of $PGBIN's installation
+# (so with the compute files installed there). SERVER_SETTINGS (one line of
+# postgresql.conf, or "") go into its configuration; when they preload the
+# library, the suite gets the preloaded run's expected outputs
+# (expected_outputs). Sets suite_total and suite_failed; returns non-zero if
+# a test failed (its outputs are then kept).
+suite() {
+	local name=$1 runner=$2 subdir=$3 settings=$4
+	shift 4
+	suite_total=$#
+	suite_failed=$#
+	local dir
+	dir=$(scratch_dir "$name")
+	cp -r "test/$subdir" "$dir/$subdir"
+	local preloaded=0
+	grep -qE "^shared_preload_libraries = .*compute" <<<"$settings" && preloaded=1
+	expected_outputs "$dir/expected" "$preloaded" || return 1
+	echo "$settings" >"$dir/settings.conf"
+	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+	echo "== $name: $* (in $dir)"
+	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --temp-config="$dir/settings.conf" \
+		--inputdir="$dir" --outputdir="$dir" --bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
+	suite_failed=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
+	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
+		rm -rf "$dir"
+	else
+		[ "$suite_failed" -eq 0 ] && suite_failed=$suite_total
+		[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
+		echo "$name: outputs kept in $dir"
+	fi
+	[ "$suite_failed" -eq 0 ]
+}

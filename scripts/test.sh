@@ -21,37 +21,10 @@ count() { # count NAME PASSED FAILED
 	return 0
 }
 
-# pg_regress-style suite: suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...
-# SERVER_SETTINGS (one line of postgresql.conf, or "") go into the temporary
-# instance's configuration; when they preload the library, the suite gets the
-# preloaded run's expected outputs (expected_outputs in scripts/lib.sh).
-suite() {
-	local name=$1 runner=$2 subdir=$3 settings=$4
-	shift 4
-	local dir
-	dir=$(scratch_dir "$name")
-	cp -r "test/$subdir" "$dir/$subdir"
-	local preloaded=0
-	grep -qE "^shared_preload_libraries = .*compute" <<<"$settings" && preloaded=1
-	expected_outputs "$dir/expected" "$preloaded" || {
-		count "$name" 0 1
-		return
-	}
-	echo "$settings" >"$dir/settings.conf"
-	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
-	echo "== $name: $* (in $dir)"
-	(cd "$dir" && as_pg "$runner" --temp-instance="$dir/tmp" --temp-config="$dir/settings.conf" \
-		--inputdir="$dir" --outputdir="$dir" --bindir="$PGBIN" "$@") | tee "$dir/summary.txt"
-	local total=$# bad
-	bad=$(grep -cE '\.\.\. FAILED' "$dir/summary.txt" || true)
-	if grep -qE '^ *All [0-9]+ tests passed' "$dir/summary.txt"; then
-		rm -rf "$dir"
-	else
-		[ "$bad" -eq 0 ] && bad=$total
-		[ -f "$dir/regression.diffs" ] && head -c 20000 "$dir/regression.diffs"
-		echo "$name: outputs kept in $dir"
-	fi
-	count "$name" $((total - bad)) "$bad"
+# A pg_regress-style suite (scripts/lib.sh), counted.
+run_suite() {
+	suite "$@"
+	count "$1" $((suite_total - suite_failed)) "$suite_failed"
 }
 
 echo "== packaging: one version in compute.control, META.json and the script that installs it"
@@ -82,10 +55,10 @@ fi
 # the preloaded run's answer and marks_1.out the other's, and each run is held
 # to its own (a run that silently lost its preload fails).
 preload="shared_preload_libraries = 'compute'"
-suite regress "$PGXS_DIR/test/regress/pg_regress" sql "" $REGRESS
-suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGRESS
-suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
-suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
+run_suite regress "$PGXS_DIR/test/regress/pg_regress" sql "" $REGRESS
+run_suite regress-preloaded "$PGXS_DIR/test/regress/pg_regress" sql "$preload" $REGRESS
+run_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "" $ISOLATION
+run_suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs "$preload" $ISOLATION
 
 # The last, selftest, proves that the hardening checks fail when what they
 # check breaks (the short variant of test/hardening/selftest.sh).
