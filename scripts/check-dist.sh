@@ -101,10 +101,6 @@ PY
 bindir=$(private_install "$dir/inst" "$PWD") || { fail "private installation"; exit 1; }
 chown -R postgres: "$dir/inst" 2>/dev/null || true
 pg_config="$bindir/pg_config"
-# pgxn installs without sudo where it may write pg_config's libdir; the
-# build finds the server's headers where the private pg_config says.
-mkdir -p "$dir/inst$(pg_config --libdir)" "$dir/inst$(dirname "$(pg_config --pkgincludedir)")"
-ln -sfn "$(pg_config --pkgincludedir)" "$dir/inst$(pg_config --pkgincludedir)"
 export PATH="$bindir:$PATH"
 if (cd "$dir" && MAKEFLAGS=-j"$(nproc)" pgxn install --nosudo --pg_config "$pg_config" "./compute-$control.zip") >"$dir/pgxn-install.log" 2>&1; then
 	echo "pgxn install: $(ls "$("$pg_config" --pkglibdir)/compute.so") built from the zip"

@@ -50,7 +50,8 @@ pg_stop() {
 # scripts) and, if given, the library SO as compute.so; prints its bindir.
 # The binaries are copied (PostgreSQL finds its share and lib directories
 # relative to itself), the rest linked; the system installation is not
-# touched. Used to run a server on another build of the library.
+# touched. Used to run a server on another build of the library, or to
+# build and install one into it (PG_CONFIG=INST/.../bin/pg_config).
 private_install() {
 	local inst=$1 src=$2 so=${3:-} bindir libdir sharedir f
 	bindir=$($PG_CONFIG_BIN --bindir)
@@ -74,6 +75,8 @@ private_install() {
 	# Headers, for building against the private installation (PGXS looks for
 	# them relative to its pg_config too).
 	[ -e "$inst/usr/include" ] || ln -s /usr/include "$inst/usr/include"
+	# pgxn install (check-dist) wants pg_config's libdir to be writable.
+	mkdir -p "$inst$($PG_CONFIG_BIN --libdir)"
 	[ "$("$inst$bindir/pg_config" --sharedir)" = "$inst$sharedir" ] || {
 		echo "private install: pg_config does not relocate to $inst" >&2
 		return 1
