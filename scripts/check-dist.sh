@@ -14,6 +14,10 @@
 # Nothing system-wide is touched. Exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Its own private installation is made from the system's PostgreSQL 15, even
+# when PG_CONFIG names another private installation (it touches neither).
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+unset PGBIN
 . scripts/lib.sh
 bash scripts/deps.sh base package || exit 1
 
