@@ -2,8 +2,10 @@
 #
 #   make demo   the main job end to end on a throwaway PostgreSQL cluster
 #   make test   every test: unit (CTest), regression, isolation, multi-client
+#   make deb    the Debian package postgresql-15-compute (build/deb/*.deb)
+#   make dist   the PGXN release compute-<version>.zip
 #
-# Both install what they lack first (scripts/deps.sh, Debian packages).
+# They install what they lack first (scripts/deps.sh, Debian packages).
 
 EXTENSION  = compute
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control)
@@ -38,8 +40,11 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifeq ($(wildcard $(PGXS)),)
 # No PGXS yet (a fresh machine): install the dependencies, then run again.
-all install demo test unit installcheck bench:
+all install demo unit installcheck bench:
 	bash scripts/deps.sh
+	$(MAKE) $@
+test deb dist:
+	bash scripts/deps.sh base package
 	$(MAKE) $@
 else
 include $(PGXS)
@@ -48,9 +53,13 @@ include $(PGXS)
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 
-.PHONY: deps demo test unit bench
+.PHONY: deps deps-package demo test unit bench deb dist
 deps:
 	bash scripts/deps.sh
+
+# Debian packaging and PGXN: make test checks them too.
+deps-package:
+	bash scripts/deps.sh base package
 
 demo: deps all
 	$(MAKE) install
@@ -59,13 +68,24 @@ demo: deps all
 unit: deps
 	bash scripts/unit.sh
 
-test: deps all
+test: deps-package all
 	$(MAKE) install
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash scripts/test.sh
 
 bench: deps all
 	$(MAKE) install
 	bash bench/run.sh
+
+# The package is built from a copy of the checkout in build/deb, with
+# dpkg-buildpackage and the debian/ directory (pg_buildext's pgxs_loop).
+deb: deps-package
+	bash scripts/deb.sh build/deb
+
+# The PGXN release: the committed tree (HEAD) as PGXN expects it, in DISTDIR.
+DISTDIR ?= .
+dist: deps-package
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+	@echo "dist: $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip"
 
 build/installcheck/expected:
 	mkdir -p build/installcheck

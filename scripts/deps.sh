@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, from Debian's packages.
 # Does nothing when everything is there already.
+#   scripts/deps.sh [GROUP...]   groups: base (the default), package
+# `make demo` needs only base; `make test`, `make deb` and `make dist` also
+# the package group (Debian packaging and PGXN).
 set -euo pipefail
 
-packages=(
+groups=("${@:-base}")
+base=(
 	make g++                   # build
 	postgresql-15              # server: initdb, postgres, pg_ctl
 	postgresql-client-15       # psql, pgbench
@@ -15,6 +19,20 @@ packages=(
 	default-jdk-headless libpostgresql-jdbc-java # the platform's statements through JDBC (check-platform)
 	binutils                   # objdump (check-sanitizers: palloc goes through the ASan wrapper)
 )
+package=(
+	dpkg-dev debhelper         # dpkg-buildpackage, dh (make deb, check-package)
+	postgresql-server-dev-all  # pg_buildext, the dh pgxs_loop sequence, pg_virtualenv
+	git                        # git archive (make dist, the previous release's package)
+	pgxnclient                 # pgxn: reads and checks the PGXN archive (check-package)
+)
+packages=()
+for g in "${groups[@]}"; do
+	case "$g" in
+	base) packages+=("${base[@]}") ;;
+	package) packages+=("${package[@]}") ;;
+	*) echo "deps: unknown group $g" >&2; exit 2 ;;
+	esac
+done
 missing=()
 for p in "${packages[@]}"; do
 	case "$p" in \#*) continue ;; esac

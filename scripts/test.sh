@@ -66,7 +66,7 @@ suite isolation-preloaded "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS_PRELOAD
 # scripts/check-mutants.sh). The checks above ran unmutated already, so the
 # mutation run skips their baseline.
 CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith
-	check-fuzz check-sanitizers check-memory test/hardening/selftest.sh check-mutants)
+	check-fuzz check-sanitizers check-memory check-dist check-package test/hardening/selftest.sh check-mutants)
 export MUTANTS_BASELINE=${MUTANTS_BASELINE:-tests}
 
 # Standalone checks: each starts its own cluster, prints one summary line
