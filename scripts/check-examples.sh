@@ -36,6 +36,15 @@ run() {
 want() { [[ ",${EXAMPLES:-python,node,java,bash}," == *",$1,"* ]]; }
 
 want python && run python /usr/bin/python3 examples/python/worker.py
+if want node; then
+	if (cd examples/node && npm ci --no-audit --no-fund --loglevel=error >"$dir/npm.log" 2>&1); then
+		run node node examples/node/worker.js
+	else
+		cat "$dir/npm.log"
+		echo "check-examples: node: npm ci failed"
+		failed+=(node)
+	fi
+fi
 
 if grep -qE 'terminated by signal|PANIC|TRAP:' "$dir/server.log"; then
 	echo "check-examples: FAIL: the server log reports a crash"

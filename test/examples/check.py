@@ -82,6 +82,7 @@ for k in range(1, 5):
 started = time.monotonic()
 
 requeued = 0
+elapsed = stop_time = float("nan")
 reaping = True
 
 
@@ -102,12 +103,14 @@ def lines(k):
         return [l.split() for l in f.read().splitlines()]
 
 
-def wait_mid_job(k, timeout=60):
-    """Polls worker k's log until its last line says it took a job; that job."""
+def wait_mid_job(k, after, timeout=60):
+    """Polls worker k's log until it has finished `after` jobs and its last
+    line says it took one; that job."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ls = lines(k)
-        if ls and len(ls[-1]) == 4 and ls[-1][1] == "took":
+        done = sum(1 for l in ls if l[1:2] == ["finished"])
+        if done >= after and ls and len(ls[-1]) == 4 and ls[-1][1] == "took":
             return ls[-1][2], int(ls[-1][3])
         if workers[k][1].poll() is not None:
             break
@@ -120,7 +123,7 @@ try:
         submit(ids[i:i + 5])
         time.sleep(0.2)
 
-    killed = wait_mid_job(1)
+    killed = wait_mid_job(1, 2)
     if killed is None:
         fail("worker 1 never took a job")
     os.killpg(workers[1][1].pid, signal.SIGKILL)
@@ -135,7 +138,7 @@ try:
     if not terminated:
         fail("worker 3 never had a backend to terminate")
 
-    stopped = wait_mid_job(2)
+    stopped = wait_mid_job(2, 4)
     if stopped is None:
         fail("worker 2 never took a job")
     workers[2][1].send_signal(signal.SIGTERM)
@@ -158,9 +161,11 @@ try:
 
     for k in (3, 4):
         workers[k][1].send_signal(signal.SIGTERM)
+    term = time.monotonic()
     for k in (3, 4):
         try:
             rc = workers[k][1].wait(timeout=30)
+            stop_time = time.monotonic() - term
             if rc != 0:
                 fail(f"worker {k} exited {rc} after SIGTERM")
         except subprocess.TimeoutExpired:
@@ -226,5 +231,5 @@ failed_jobs = sum(1 for c in jobs.values() if "fail" in c)
 print(f"examples {lang}: {N} jobs ({N - failed_jobs} complete, {failed_jobs} failed on purpose) in {elapsed:.1f} s, "
       f"finishes per worker {per_worker}; worker 1 SIGKILLed mid-job, its job requeued "
       f"({requeued} requeued in all) and re-run; worker 3's backend terminated, it reconnected; "
-      f"worker 2 SIGTERMed mid-job finished it; seed {SEED}: {'FAILED' if problems else 'passed'}", flush=True)
+      f"worker 2 SIGTERMed mid-job finished it; idle workers stopped {stop_time:.2f} s after SIGTERM; seed {SEED}: {'FAILED' if problems else 'passed'}", flush=True)
 sys.exit(1 if problems else 0)
