@@ -45,6 +45,16 @@ if want node; then
 		failed+=(node)
 	fi
 fi
+if want java; then
+	jar=/usr/share/java/postgresql.jar
+	mkdir -p "$dir/classes"
+	if command -v javac >/dev/null && [ -f "$jar" ] && javac -Xlint:all -Werror -d "$dir/classes" examples/java/Worker.java; then
+		run java java -cp "$dir/classes:$jar" Worker
+	else
+		echo "check-examples: java: needs javac and $jar (bash scripts/deps.sh), and Worker.java must compile"
+		failed+=(java)
+	fi
+fi
 
 if grep -qE 'terminated by signal|PANIC|TRAP:' "$dir/server.log"; then
 	echo "check-examples: FAIL: the server log reports a crash"
