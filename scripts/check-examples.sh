@@ -55,11 +55,12 @@ if want java; then
 		failed+=(java)
 	fi
 fi
+want bash && run bash bash examples/bash/worker.sh
 
 if grep -qE 'terminated by signal|PANIC|TRAP:' "$dir/server.log"; then
 	echo "check-examples: FAIL: the server log reports a crash"
 	failed+=(server)
 fi
-[ ${#failed[@]} -gt 0 ] && keep=1
+[ ${#failed[@]} -gt 0 ] || [ -n "${EXAMPLES_KEEP:-}" ] && keep=1
 echo "check-examples: ${#passed[@]} passed (${passed[*]}), ${#failed[@]} failed (${failed[*]})"
 [ ${#failed[@]} -eq 0 ]
