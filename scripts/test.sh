@@ -89,7 +89,7 @@ suite isolation-preloaded "$PGXS_DIR/test/isolation/pg_isolation_regress" specs 
 
 # The last, selftest, proves that the hardening checks fail when what they
 # check breaks (the short variant of test/hardening/selftest.sh).
-CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-model check-crash check-sqlsmith
+CHECKS=(multiclient check-marks check-wait chaos check-dump check-platform check-examples check-model check-crash check-sqlsmith
 	check-fuzz check-sanitizers check-memory test/hardening/selftest.sh)
 
 # Standalone checks: each starts its own cluster, prints one summary line

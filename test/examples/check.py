@@ -5,11 +5,12 @@ checks what it did.  Usage: check.py LANGUAGE WORKER_COMMAND...
 In its own database (ex_LANGUAGE, created here with the extension and the
 workers' results table), it submits EXAMPLES_JOBS (60) jobs, some of them
 meant to fail, half before the workers start and half while they run, and
-runs 4 copies of the worker with 2-second leases while it calls
-requeue_stale() every 0.5 s. Worker 1 is SIGKILLed (its process group)
+runs 4 copies of the worker with 3-second leases (3 jobs run 7 s: only
+heartbeats keep them) while it calls requeue_stale() every 0.5 s. Worker 1 is SIGKILLed (its process group)
 right after it took a job; worker 3's backend is terminated once
-(pg_terminate_backend); worker 2 gets SIGTERM right after it took a job and
-must finish that job and exit 0; once every job has ended, workers 3 and 4
+(pg_terminate_backend); worker 4 is paused (SIGSTOP) right after it took
+a job until another worker took that job, then resumed; worker 2 gets
+SIGTERM right after it took a job and must finish that job and exit 0; once every job has ended, workers 3 and 4
 get SIGTERM while they wait and must exit 0.
 
 Then, from the table the workers write (results: one row per accepted
@@ -17,7 +18,8 @@ finish, inserted in the finish's transaction) and from compute.jobs: every
 job ended exactly once, as its config says (complete with result n*n and
 its output file, or failed with its error text), by its current attempt;
 nothing queued or in-progress; the killed worker's job was taken back and
-finished by another worker at a later attempt; the terminated worker
+finished by another worker at a later attempt; the paused worker gave
+its job up (logged it lost, recorded no result for it); the terminated worker
 reconnected. Prints one summary line; exits 1 on any failure.
 """
 import hashlib
@@ -55,6 +57,8 @@ admin.execute(open(os.path.join(os.path.dirname(__file__), "..", "..", "examples
 jobs = {}
 for i in range(N):
     cfg = {"i": i, "seed": SEED, "n": rng.randrange(1, 100000), "ms": rng.randrange(200, 700)}
+    if i % 20 == 3:  # longer than two leases: only heartbeats keep it
+        cfg["ms"] = 7000
     if i % 15 == 7:
         cfg["fail"] = f"job {i}: the input is unreadable (on purpose)"
     config = json.dumps(cfg)
@@ -71,7 +75,7 @@ ids = list(jobs)
 submit(ids[: N // 2])
 
 env = dict(os.environ, PGHOST="127.0.0.1", PGDATABASE=db, PGUSER="postgres", COMPUTE_QUEUE="examples",
-           LEASE_SECONDS="2", WAIT_SECONDS="5")
+           LEASE_SECONDS="3", WAIT_SECONDS="5")
 workers = {}
 for k in range(1, 5):
     name = f"{lang}-{k}"
@@ -104,13 +108,15 @@ def lines(k):
 
 
 def wait_mid_job(k, after, timeout=60):
-    """Polls worker k's log until it has finished `after` jobs and its last
-    line says it took one; that job."""
+    """Polls worker k's log until it has finished `after` jobs and a new
+    last line says it took one (new: written since the polling began, so
+    that the worker is at the start of that job); that job."""
     deadline = time.monotonic() + timeout
+    seen = len(lines(k))
     while time.monotonic() < deadline:
         ls = lines(k)
         done = sum(1 for l in ls if l[1:2] == ["finished"])
-        if done >= after and ls and len(ls[-1]) == 4 and ls[-1][1] == "took":
+        if done >= after and len(ls) > seen and len(ls[-1]) == 4 and ls[-1][1] == "took":
             return ls[-1][2], int(ls[-1][3])
         if workers[k][1].poll() is not None:
             break
@@ -137,6 +143,24 @@ try:
         time.sleep(0.05)
     if not terminated:
         fail("worker 3 never had a backend to terminate")
+
+    # A worker paused past its lease (SIGSTOP) whose job another worker took
+    # meanwhile must, once resumed, neither finish that job nor record a result.
+    paused = wait_mid_job(4, 3)
+    if paused is None:
+        fail("worker 4 never took a job")
+    else:
+        os.killpg(workers[4][1].pid, signal.SIGSTOP)  # the whole worker freezes
+        pid_ = bytes.fromhex(paused[0])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            st, att = admin.execute("SELECT status, attempt FROM compute.jobs WHERE job_id = %s", (pid_,)).fetchone()
+            if att > paused[1] or st not in ("queued", "in-progress"):
+                break
+            time.sleep(0.05)
+        else:
+            fail(f"worker 4's job {paused[0]} was not taken back while it was paused")
+        os.killpg(workers[4][1].pid, signal.SIGCONT)
 
     stopped = wait_mid_job(2, 4)
     if stopped is None:
@@ -220,6 +244,13 @@ if stopped:
     if [g[:2] for g in got] != [(stopped[1], workers[2][0])]:
         fail(f"worker 2, stopped by SIGTERM while running {stopped[0]} (attempt {stopped[1]}), "
              f"did not finish it: finishes {got}")
+if paused:
+    pid_ = bytes.fromhex(paused[0])
+    got = results.get(pid_, [])
+    if any(g[1] == workers[4][0] and g[0] == paused[1] for g in got) or \
+            ["lost", paused[0], str(paused[1])] not in [l[1:] for l in lines(4)]:
+        fail(f"worker 4, paused past its lease while running {paused[0]} (attempt {paused[1]}), "
+             f"did not give it up: finishes {got}")
 if not any("reconnecting" in l for l in open(workers[3][2]).read().splitlines()):
     fail("worker 3 did not report reconnecting after its backend was terminated")
 for k in (2, 3, 4):
@@ -228,8 +259,9 @@ for k in (2, 3, 4):
 
 per_worker = {name: sum(1 for g in results.values() for x in g if x[1] == name) for name, _, _ in workers.values()}
 failed_jobs = sum(1 for c in jobs.values() if "fail" in c)
-print(f"examples {lang}: {N} jobs ({N - failed_jobs} complete, {failed_jobs} failed on purpose) in {elapsed:.1f} s, "
-      f"finishes per worker {per_worker}; worker 1 SIGKILLed mid-job, its job requeued "
-      f"({requeued} requeued in all) and re-run; worker 3's backend terminated, it reconnected; "
-      f"worker 2 SIGTERMed mid-job finished it; idle workers stopped {stop_time:.2f} s after SIGTERM; seed {SEED}: {'FAILED' if problems else 'passed'}", flush=True)
+print(f"examples {lang}: {N} jobs ({N - failed_jobs} to complete, {failed_jobs} to fail) ended in {elapsed:.1f} s; "
+      f"finishes per worker {per_worker}; {requeued} requeued by requeue_stale(); worker 1 SIGKILLed mid-job, "
+      f"worker 3's backend terminated, worker 4 paused past its lease, worker 2 SIGTERMed mid-job, "
+      f"idle workers stopped {stop_time:.2f} s after SIGTERM; seed {SEED}: "
+      f"{f'FAILED ({len(problems)} problems)' if problems else 'passed'}", flush=True)
 sys.exit(1 if problems else 0)
