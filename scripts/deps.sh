@@ -16,8 +16,10 @@ base=(
 	python3 python3-psycopg2   # the chaos run and the model test (Debian's /usr/bin/python3)
 	clang libclang-rt-14-dev   # libFuzzer harness of the core (check-fuzz)
 	sqlsmith                   # SQL fuzzing (check-sqlsmith)
-	default-jdk-headless libpostgresql-jdbc-java # the platform's statements through JDBC (check-platform)
+	default-jdk-headless libpostgresql-jdbc-java # the platform's statements through JDBC (check-platform), the Java example worker
 	binutils                   # objdump (check-sanitizers: palloc goes through the ASan wrapper)
+	python3-psycopg            # the Python example worker (psycopg 3) and its check (check-examples)
+	nodejs npm                 # the Node.js example worker (pg from npm, `npm ci` in check-examples)
 )
 package=(
 	dpkg-dev debhelper         # dpkg-buildpackage, dh (make deb, check-package)
@@ -36,6 +38,8 @@ done
 missing=()
 for p in "${packages[@]}"; do
 	case "$p" in \#*) continue ;; esac
+	# A Node.js from another source (NodeSource's nodejs) brings its own npm.
+	[ "$p" = npm ] && command -v npm >/dev/null && continue
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
