@@ -240,7 +240,8 @@ RetiredAttempt(Relation relation, const Bytes &id) {
 	return attempt;
 }
 
-// Tells listeners and waiters of a transition (1.2.0), at commit: entering
+// Tells listeners and waiters of a transition (1.2.0), at commit (a prepared
+// transaction notifies nothing: PostgreSQL cannot prepare one that did):
 // queued notifies the queue's channel (compute_queue_ + md5 of the queue
 // name; PostgreSQL sends one per channel per transaction); entering
 // complete, failed or expired notifies compute_finished with "<job id in
@@ -261,7 +262,7 @@ Announce(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, com
 		char channel[64] = "compute_queue_";
 		const char *errstr = nullptr;
 		if (!queue.null && pg_md5_hash(queue.data, queue.len, channel + strlen(channel), &errstr)) {
-			Async_Notify(channel, nullptr);
+			compute::pg::QueueNotify(channel, nullptr);
 		}
 	} else if (to != compute::Status::InProgress) {
 		char payload[64];
@@ -271,7 +272,7 @@ Announce(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, com
 			payload[2 * i + 1] = digits[static_cast<unsigned char>(id.data[i]) & 0xf];
 		}
 		snprintf(payload + 32, sizeof(payload) - 32, " %s", compute::StatusName(to).data());
-		Async_Notify("compute_finished", payload);
+		compute::pg::QueueNotify("compute_finished", payload);
 	}
 }
 

@@ -6,6 +6,8 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/async.h"
+#include "utils/memutils.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -93,6 +95,50 @@ MySlot() {
 	return &shared->waiters[MyBackendId];
 }
 
+// Notifications to send at pre-commit, in TopTransactionContext.
+struct Pending {
+	char channel[64];
+	char payload[64]; // "" for none
+	int level;        // the (sub)transaction nesting level that queued it
+};
+Pending *pending = nullptr;
+int pending_count = 0;
+int pending_capacity = 0;
+
+void
+SendPending() {
+	for (int i = 0; i < pending_count; i++) {
+		Async_Notify(pending[i].channel, pending[i].payload[0] ? pending[i].payload : nullptr);
+	}
+}
+
+void
+ForgetPending() {
+	pending = nullptr; // freed with TopTransactionContext
+	pending_count = 0;
+	pending_capacity = 0;
+}
+
+void
+OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+	int level = GetCurrentTransactionNestLevel();
+	if (event == SUBXACT_EVENT_ABORT_SUB) {
+		int kept = 0;
+		for (int i = 0; i < pending_count; i++) {
+			if (pending[i].level < level) {
+				pending[kept++] = pending[i];
+			}
+		}
+		pending_count = kept;
+	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+		for (int i = 0; i < pending_count; i++) {
+			if (pending[i].level >= level) {
+				pending[i].level = level - 1;
+			}
+		}
+	}
+}
+
 void
 WakeFinished() {
 	LWLockAcquire(lock, LW_EXCLUSIVE);
@@ -124,10 +170,14 @@ OnXactEvent(XactEvent event, void *) {
 	    shared->waiting_jobs > 0) {
 		WakeFinished();
 	}
+	if (event == XACT_EVENT_PRE_COMMIT && pending_count > 0) {
+		SendPending();
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
 	    event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
 		finished_count = 0;
 		finished_overflow = false;
+		ForgetPending();
 	}
 }
 
@@ -142,6 +192,31 @@ InitWaiters() {
 		shmem_startup_hook = StartupShmem;
 	}
 	RegisterXactCallback(OnXactEvent, nullptr);
+	RegisterSubXactCallback(OnSubXactEvent, nullptr);
+}
+
+void
+QueueNotify(const char *channel, const char *payload) {
+	int level = GetCurrentTransactionNestLevel();
+	// The same channel without payload (a queue's) is kept once per level;
+	// a recent duplicate is the common case (a batch of submits).
+	for (int i = pending_count - 1; i >= 0 && i >= pending_count - 16; i--) {
+		if (pending[i].level == level && strcmp(pending[i].channel, channel) == 0 &&
+		    strcmp(pending[i].payload, payload ? payload : "") == 0) {
+			return;
+		}
+	}
+	if (pending_count == pending_capacity) {
+		int capacity = pending_capacity == 0 ? 16 : pending_capacity * 2;
+		size_t bytes = sizeof(Pending) * static_cast<size_t>(capacity);
+		pending = static_cast<Pending *>(pending == nullptr ? MemoryContextAlloc(TopTransactionContext, bytes)
+		                                                   : repalloc(pending, bytes));
+		pending_capacity = capacity;
+	}
+	Pending &entry = pending[pending_count++];
+	strlcpy(entry.channel, channel, sizeof(entry.channel));
+	strlcpy(entry.payload, payload ? payload : "", sizeof(entry.payload));
+	entry.level = level;
 }
 
 void

@@ -49,6 +49,13 @@ WakeQueue(const char *queue, size_t len, uint32 rows);
 void
 AwaitJob(const char *job_id);
 
+// From the trigger: a NOTIFY to send when the transaction commits (at
+// pre-commit, so that a transaction that is prepared (PREPARE TRANSACTION)
+// sends none and can still be prepared; rolled-back savepoints take theirs
+// back). `payload` may be null; equal notifications are sent once.
+void
+QueueNotify(const char *channel, const char *payload);
+
 // From the trigger: this transaction finished job `job_id` (complete,
 // failed or expired); its waiters are woken when the transaction commits.
 void

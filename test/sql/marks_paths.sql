@@ -68,9 +68,8 @@ SELECT t.pgrab('pr', 1) AS grabbed;
 -- An older job inserted by a prepared transaction, committed with COMMIT
 -- PREPARED: the oldest queued job of pr, grabbed next.
 BEGIN;
--- (A transaction that queues a job sends NOTIFY, which PREPARE TRANSACTION
--- refuses: the prepared ones here turn it off.)
-SET LOCAL compute.notify = off;
+-- (compute's NOTIFY is sent at commit only, so a transaction that queues a
+-- job can be prepared; a prepared transaction notifies nothing.)
 SELECT t.queue_job('pr', 'pr-old-a', interval '1 day') AS queued;
 PREPARE TRANSACTION 'compute_marks_paths_a';
 COMMIT PREPARED 'compute_marks_paths_a';
@@ -88,7 +87,6 @@ SELECT t.pgrab('pr', 2) AS grabbed;
 -- PREPARE and COMMIT PREPARED (the row is not visible to that grab):
 -- once committed, it is the oldest queued job and comes next.
 BEGIN;
-SET LOCAL compute.notify = off;
 SELECT t.queue_job('pr', 'pr-old-b', interval '2 days') AS queued;
 PREPARE TRANSACTION 'compute_marks_paths_c';
 SELECT t.pgrab('pr', 1) AS grabbed_while_prepared;

@@ -243,6 +243,25 @@ def preloaded(admin):
     ocur.execute("SELECT compute.submit_job(decode(md5('n rolled back'), 'hex'), 'n1')")
     other.rollback()
     check("a rolled-back submit notifies nothing", drain() == [])
+    lcur.execute("SELECT compute.queue_channel('n2')")
+    channel2 = lcur.fetchone()[0]
+    lcur.execute(f"LISTEN {channel2}")
+    ocur.execute("SAVEPOINT s; SELECT compute.submit_job(decode(md5('n savepoint'), 'hex'), 'n2'); ROLLBACK TO SAVEPOINT s")
+    ocur.execute("SAVEPOINT k; SELECT compute.submit_job(decode(md5('n kept'), 'hex'), 'n1'); RELEASE SAVEPOINT k")
+    other.commit()
+    got = drain()
+    check("a rolled-back savepoint takes its NOTIFY back, a released one keeps it",
+          [n.channel for n in got] == [channel], f"got={[(n.channel, n.payload) for n in got]}")
+    ocur.execute("SELECT compute.submit_job(decode(md5('n prepared'), 'hex'), 'n1')")
+    try:
+        ocur.execute("PREPARE TRANSACTION 'compute_wait_test'")
+        ocur.execute("COMMIT PREPARED 'compute_wait_test'")
+        prepared = "ok"
+    except psycopg2.Error as e:
+        prepared = e.pgcode
+        other.rollback()
+    check("a transaction that queues a job can be prepared (it notifies nothing)",
+          prepared == "ok" and drain() == [], f"prepare={prepared}")
     cur.execute("SELECT count(compute.finish_job(job_id, 'complete')) FROM compute.grab_job('n1', 3)")
     got = drain()
     check("3 finishes notify compute_finished three times, with job id and status",
