@@ -75,6 +75,8 @@ private_install() {
 	# Headers, for building against the private installation (PGXS looks for
 	# them relative to its pg_config too).
 	[ -e "$inst/usr/include" ] || ln -s /usr/include "$inst/usr/include"
+	# pgxn install (check-dist) wants pg_config's libdir to be writable.
+	mkdir -p "$inst$($PG_CONFIG_BIN --libdir)"
 	[ "$("$inst$bindir/pg_config" --sharedir)" = "$inst$sharedir" ] || {
 		echo "private install: pg_config does not relocate to $inst" >&2
 		return 1

@@ -185,6 +185,34 @@ RunForCount(Statement plan, Datum *args) {
 	return static_cast<int64>(count);
 }
 
+// A bytea[] of job ids (argument n): not NULL, each 16 bytes. Returns the
+// array and its elements.
+ArrayType *
+JobIdsArg(FunctionCallInfo fcinfo, int n, Datum **elems, int *count) {
+	bool ids_null = PG_ARGISNULL(n);
+	CoreCheck([&] { return compute::CheckNotNull("job_ids", ids_null); });
+	ArrayType *ids = PG_GETARG_ARRAYTYPE_P(n);
+	bool *nulls;
+	deconstruct_array(ids, BYTEAOID, -1, false, TYPALIGN_INT, elems, &nulls, count);
+	for (int i = 0; i < *count; i++) {
+		Bytes id = compute::pg::BytesOf((*elems)[i], nulls[i]);
+		CoreCheck([&] { return compute::CheckJobId(id.View()); });
+	}
+	return ids;
+}
+
+// Adds a job (a compute.jobs composite) to a materialized result set.
+void
+PutJob(ReturnSetInfo *rsinfo, Datum job) {
+	HeapTupleHeader header = DatumGetHeapTupleHeader(job);
+	HeapTupleData tuple;
+	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = header;
+	tuplestore_puttuple(rsinfo->setResult, &tuple);
+}
+
 // Where a function's finish arguments are (-1: not declared).
 struct FinishArgs {
 	int id, status, files, attempt, error;
@@ -323,13 +351,7 @@ GrabOnce(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 	for (uint64 i = 0; i < taken; i++) {
 		bool isnull;
 		Datum job = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		HeapTupleHeader header = DatumGetHeapTupleHeader(job);
-		HeapTupleData tuple;
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		tuplestore_puttuple(rsinfo->setResult, &tuple);
+		PutJob(rsinfo, job);
 	}
 	SPI_finish();
 	return taken;
@@ -450,17 +472,9 @@ compute_finish_and_grab(PG_FUNCTION_ARGS) {
 // finishes every job in one statement, all or none.
 Datum
 compute_finish_jobs(PG_FUNCTION_ARGS) {
-	bool ids_null = PG_ARGISNULL(0);
-	CoreCheck([&] { return compute::CheckNotNull("job_ids", ids_null); });
-	ArrayType *ids = PG_GETARG_ARRAYTYPE_P(0);
 	Datum *id_elems;
-	bool *id_nulls;
 	int count;
-	deconstruct_array(ids, BYTEAOID, -1, false, TYPALIGN_INT, &id_elems, &id_nulls, &count);
-	for (int i = 0; i < count; i++) {
-		Bytes id = compute::pg::BytesOf(id_elems[i], id_nulls[i]);
-		CoreCheck([&] { return compute::CheckJobId(id.View()); });
-	}
+	ArrayType *ids = JobIdsArg(fcinfo, 0, &id_elems, &count);
 	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
 	Bytes status = ArgBytes(fcinfo, 1);
 	compute::Status finished_as;
@@ -671,17 +685,9 @@ compute_queue_marks(PG_FUNCTION_ARGS) {
 // arguments are checked before any job is written; any error undoes all.
 Datum
 compute_submit_jobs(PG_FUNCTION_ARGS) {
-	bool ids_null = PG_ARGISNULL(0);
-	CoreCheck([&] { return compute::CheckNotNull("job_ids", ids_null); });
-	ArrayType *ids = PG_GETARG_ARRAYTYPE_P(0);
 	Datum *id_elems;
-	bool *id_nulls;
 	int count;
-	deconstruct_array(ids, BYTEAOID, -1, false, TYPALIGN_INT, &id_elems, &id_nulls, &count);
-	for (int i = 0; i < count; i++) {
-		Bytes id = compute::pg::BytesOf(id_elems[i], id_nulls[i]);
-		CoreCheck([&] { return compute::CheckJobId(id.View()); });
-	}
+	ArrayType *ids = JobIdsArg(fcinfo, 0, &id_elems, &count);
 	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
 	const Bytes *job = count > 0 ? &first : nullptr;
 	Bytes queue = QueueArg(fcinfo, 1, job);
@@ -718,14 +724,7 @@ compute_submit_jobs(PG_FUNCTION_ARGS) {
 			                errmsg("could not submit job: it changed concurrently, retry")));
 		}
 		bool isnull;
-		Datum row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		HeapTupleHeader header = DatumGetHeapTupleHeader(row);
-		HeapTupleData tuple;
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		tuplestore_puttuple(rsinfo->setResult, &tuple);
+		PutJob(rsinfo, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	SPI_finish();
 	return Datum(0);
