@@ -125,8 +125,9 @@ def wait_mid_job(k, after, timeout=60):
 
 
 try:
-    for i in range(N // 2, N, 5):  # the rest arrives while the workers wait
-        submit(ids[i:i + 5])
+    held = N - 12  # the last 12 arrive just before worker 2 is stopped mid-job
+    for i in range(N // 2, held, 5):  # the rest arrives while the workers wait
+        submit(ids[i:min(i + 5, held)])
         time.sleep(0.2)
 
     killed = wait_mid_job(1, 2)
@@ -162,7 +163,10 @@ try:
             fail(f"worker 4's job {paused[0]} was not taken back while it was paused")
         os.killpg(workers[4][1].pid, signal.SIGCONT)
 
-    stopped = wait_mid_job(2, 4)
+    # Fresh jobs, so that worker 2 is sure to take one even if the others
+    # have emptied the queue by now (it waits on its grab).
+    submit(ids[held:])
+    stopped = wait_mid_job(2, 1)
     if stopped is None:
         fail("worker 2 never took a job")
     workers[2][1].send_signal(signal.SIGTERM)
