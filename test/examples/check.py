@@ -163,10 +163,16 @@ try:
             fail(f"worker 4's job {paused[0]} was not taken back while it was paused")
         os.killpg(workers[4][1].pid, signal.SIGCONT)
 
-    # Fresh jobs, so that worker 2 is sure to take one even if the others
-    # have emptied the queue by now (it waits on its grab).
-    submit(ids[held:])
-    stopped = wait_mid_job(2, 1)
+    # Fresh jobs, so that worker 2 can take one even if the others have
+    # emptied the queue by now (it waits on its grab): three groups of 4,
+    # the next one only if worker 2 did not catch one of the last.
+    stopped = None
+    for g in range(held, N, 4):
+        submit(ids[g:g + 4])
+        stopped = wait_mid_job(2, 1, timeout=20)
+        if stopped is not None:
+            submit(ids[g + 4:])
+            break
     if stopped is None:
         fail("worker 2 never took a job")
     workers[2][1].send_signal(signal.SIGTERM)
