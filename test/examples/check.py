@@ -125,12 +125,24 @@ def wait_mid_job(k, after, timeout=60):
 
 
 try:
-    held = N - 12  # the last 12 arrive just before worker 2 is stopped mid-job
+    held = N - 20  # the last 20 are fed in groups of 4 while a worker is awaited mid-job
     for i in range(N // 2, held, 5):  # the rest arrives while the workers wait
         submit(ids[i:min(i + 5, held)])
         time.sleep(0.2)
 
-    killed = wait_mid_job(1, 2)
+    reserve = ids[held:]  # fed to the workers while one is awaited mid-job
+
+    def catch_mid_job(k, after):
+        """wait_mid_job, feeding 4 fresh jobs whenever the queue may have
+        run dry before worker k took one."""
+        while True:
+            found = wait_mid_job(k, after, timeout=10)
+            if found is not None or not reserve:
+                return found
+            submit(reserve[:4])
+            del reserve[:4]
+
+    killed = catch_mid_job(1, 2)
     if killed is None:
         fail("worker 1 never took a job")
     os.killpg(workers[1][1].pid, signal.SIGKILL)
@@ -147,7 +159,7 @@ try:
 
     # A worker paused past its lease (SIGSTOP) whose job another worker took
     # meanwhile must, once resumed, neither finish that job nor record a result.
-    paused = wait_mid_job(4, 3)
+    paused = catch_mid_job(4, 3)
     if paused is None:
         fail("worker 4 never took a job")
     else:
@@ -163,18 +175,10 @@ try:
             fail(f"worker 4's job {paused[0]} was not taken back while it was paused")
         os.killpg(workers[4][1].pid, signal.SIGCONT)
 
-    # Fresh jobs, so that worker 2 can take one even if the others have
-    # emptied the queue by now (it waits on its grab): three groups of 4,
-    # the next one only if worker 2 did not catch one of the last.
-    stopped = None
-    for g in range(held, N, 4):
-        submit(ids[g:g + 4])
-        stopped = wait_mid_job(2, 1, timeout=20)
-        if stopped is not None:
-            submit(ids[g + 4:])
-            break
+    stopped = catch_mid_job(2, 1)
     if stopped is None:
         fail("worker 2 never took a job")
+    submit(reserve)  # what is left of the fresh jobs
     workers[2][1].send_signal(signal.SIGTERM)
     try:
         rc = workers[2][1].wait(timeout=30)
