@@ -288,8 +288,12 @@ struct GrabRequest {
 int64
 WaitArg(FunctionCallInfo fcinfo, int n, const Bytes *job, const char *name = "wait") {
 	bool is_null = PG_ARGISNULL(n);
-	bool negative = !is_null && IntervalSign(PG_GETARG_DATUM(n)) < 0;
+	int sign = is_null ? 0 : IntervalSign(PG_GETARG_DATUM(n));
+	bool negative = sign < 0;
 	JobCheck(job, [&] { return compute::CheckInterval(name, is_null, negative); });
+	if (sign == 0) {
+		return 0; // no wait: the usual grab pays no more
+	}
 	Interval day = {USECS_PER_DAY, 0, 0};
 	Datum wait = PG_GETARG_DATUM(n);
 	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, wait, IntervalPGetDatum(&day))) > 0) {

@@ -287,14 +287,15 @@ HasArgument(const Trigger *trigger, const char *arg) {
 	return false;
 }
 
+bool
+IsQueued(const Bytes &status) {
+	return !status.null && status.len == 6 && memcmp(status.data, "queued", 6) == 0;
+}
+
 // Notes a queued row for the queue marks (see marks.hpp): a row written as
 // queued, or (`locked`) the old version of a row this transaction locks.
 void
-NoteIfQueued(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, bool locked = false) {
-	Bytes status = Field(row, desc, col.status);
-	if (status.null || status.len != 6 || memcmp(status.data, "queued", 6) != 0) {
-		return;
-	}
+NoteQueued(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, bool locked) {
 	bool isnull;
 	Bytes queue = Field(row, desc, col.queue);
 	TimestampTz created = DatumGetTimestampTz(heap_getattr(row, col.created, desc, &isnull));
@@ -343,29 +344,32 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		// A restore or a replication apply (the trigger fires ALWAYS from
 		// 1.2.0): rows as they were on the origin, unchecked; only the
 		// queue marks must learn of queued rows.
-		NoteIfQueued(new_row, desc, col, id);
+		if (IsQueued(Field(new_row, desc, col.status))) {
+			NoteQueued(new_row, desc, col, id, false);
+		}
 		return PointerGetDatum(new_row);
 	}
 	CheckNoTriggerAfter(trigger);
 	bool v12 = HasArgument(trigger->tg_trigger, "retired");
-	if (!inserting) {
-		// A queued row this transaction locks (and perhaps writes as
-		// something else): if the transaction rolls back, the row is queued
-		// again, perhaps behind the mark a grab set while it was locked.
-		NoteIfQueued(old_row, desc, col, id, true);
-	}
 	Bytes new_status = Field(new_row, desc, col.status);
 	bool transition = inserting;
 	compute::Status from = compute::Status::Queued;
 	int32 old_attempt = 0;
 
 	if (!inserting) {
+		Bytes old_status = Field(old_row, desc, col.status);
+		if (IsQueued(old_status)) {
+			// A queued row this transaction locks (and perhaps writes as
+			// something else): if the transaction rolls back, the row is
+			// queued again, perhaps behind the mark a grab set while it was
+			// locked. Noted before any check can refuse the write.
+			NoteQueued(old_row, desc, col, id, true);
+		}
 		Bytes old_id = Field(old_row, desc, col.job_id);
 		bool id_changed = !SameBytes(old_id, id);
 		bool created_changed = !SameTimestamp(old_row, new_row, desc, col.created);
 		CoreCheck([&] { return compute::CheckImmutable(old_id.ViewOrEmpty(), id_changed, created_changed); });
 
-		Bytes old_status = Field(old_row, desc, col.status);
 		CoreCheck([&] { return compute::CheckStatusValue(id.ViewOrEmpty(), old_status.ViewOrEmpty(), &from); });
 		transition = is_named(col.status) || !SameBytes(old_status, new_status);
 
@@ -485,7 +489,9 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	}
 	// A queued row that a concurrent grab may have passed (it was locked or
 	// not yet visible): the queue's mark must not stay after it.
-	NoteIfQueued(new_row, desc, col, id);
+	if (to == compute::Status::Queued) {
+		NoteQueued(new_row, desc, col, id, false);
+	}
 	if (v12 && transition) {
 		Announce(new_row, desc, col, id, to);
 	}
@@ -523,7 +529,9 @@ compute_jobs_retire(PG_FUNCTION_ARGS) {
 	Columns col = ColumnsOf(desc);
 	HeapTuple old_row = trigger->tg_trigtuple;
 	Bytes id = Field(old_row, desc, col.job_id);
-	NoteIfQueued(old_row, desc, col, id, true);
+	if (IsQueued(Field(old_row, desc, col.status))) {
+		NoteQueued(old_row, desc, col, id, true);
+	}
 	int32 attempt = col.attempt > 0 ? IntField(old_row, desc, col.attempt) : 0;
 	if (attempt > 0 && !id.null) {
 		AsTableOwner(trigger->tg_relation, [&] { RecordRetired(old_row, desc, col, attempt); });
