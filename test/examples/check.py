@@ -57,7 +57,7 @@ admin.execute(open(os.path.join(os.path.dirname(__file__), "..", "..", "examples
 jobs = {}
 for i in range(N):
     cfg = {"i": i, "seed": SEED, "n": rng.randrange(1, 100000), "ms": rng.randrange(200, 700)}
-    if i % 20 == 3:  # longer than two leases: only heartbeats keep it
+    if i % 20 == 3 and i < N - 20:  # longer than two leases: only heartbeats keep it (not among the fed reserve)
         cfg["ms"] = 7000
     if i % 15 == 7:
         cfg["fail"] = f"job {i}: the input is unreadable (on purpose)"
