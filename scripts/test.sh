@@ -71,14 +71,24 @@ export MUTANTS_BASELINE=${MUTANTS_BASELINE:-tests}
 
 # Standalone checks: each starts its own cluster, prints one summary line
 # and exits non-zero on failure.
+# Each check's output is also kept, so that the end of the run can repeat
+# the last lines of every failing one (CI shows only the tail of the log).
+check_logs=$(mktemp -d)
 for check in "${CHECKS[@]}"; do
 	script=scripts/$check.sh
 	[[ $check == */* ]] && script=$check check=$(basename "$check" .sh)
 	echo "== $check"
-	if bash "$script"; then count "$check" 1 0; else count "$check" 0 1; fi
+	if bash "$script" 2>&1 | tee "$check_logs/$check.log"; then count "$check" 1 0; else count "$check" 0 1; fi
 done
 
 echo
+for check in "${failures[@]}"; do
+	if [ -f "$check_logs/$check.log" ]; then
+		echo "== the last lines of failing $check (the whole output is above)"
+		tail -n "${TEST_FAILURE_LINES:-25}" "$check_logs/$check.log" | cut -c1-600
+	fi
+done
+rm -rf "$check_logs"
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]}"
 echo "test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -375,6 +375,7 @@ RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 		// Registered before the next look, so that a commit between the
 		// look and the sleep still sets the latch.
 		compute::pg::AwaitQueue(grab.queue.data, grab.queue.len);
+		compute::pg::NoteWoke(); // what it takes now gets its lease from now
 		if (GrabOnce(fcinfo, grab) > 0) {
 			break;
 		}

@@ -404,7 +404,8 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 
 	Changes changes;
 	changes.count = 0;
-	Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	// now(), or when a waiting grab of this transaction woke (waiters.hpp).
+	Datum now = TimestampTzGetDatum(compute::pg::RowClock());
 	if (effects.clear_run) {
 		changes.SetNull(col.grabbed);
 		changes.SetNull(col.finished);
@@ -436,7 +437,7 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 			bool lease_null;
 			Datum lease = heap_getattr(new_row, col.lease, desc, &lease_null);
 			if (!lease_null && is_named(col.lease)) {
-				compute::pg::LeaseFit fit = compute::pg::FitLease(GetCurrentTransactionStartTimestamp(), lease);
+				compute::pg::LeaseFit fit = compute::pg::FitLease(DatumGetTimestampTz(now), lease);
 				CoreCheck([&] {
 					return compute::ForJob(id.ViewOrEmpty(),
 					                       compute::CheckLeaseLength("lease", false, fit != compute::pg::LeaseFit::NotPositive,

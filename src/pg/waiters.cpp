@@ -11,6 +11,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/wait_event.h"
 }
@@ -265,6 +266,24 @@ StopAwaiting() {
 	}
 	LWLockRelease(lock);
 	listed = false;
+}
+
+namespace {
+// When a waiting grab of the transaction `woke_lxid` last woke.
+LocalTransactionId woke_lxid = InvalidLocalTransactionId;
+TimestampTz woke_at = 0;
+} // namespace
+
+void
+NoteWoke() {
+	woke_lxid = MyProc->lxid;
+	woke_at = GetCurrentTimestamp();
+}
+
+TimestampTz
+RowClock() {
+	TimestampTz start = GetCurrentTransactionStartTimestamp();
+	return woke_lxid == MyProc->lxid && woke_at > start ? woke_at : start;
 }
 
 void

@@ -39,6 +39,18 @@ SleepForQueue(long left_ms);
 void
 StopAwaiting();
 
+// A waiting grab is about to look again after sleeping: from now on, the
+// rows this transaction writes are stamped with this moment (RowClock).
+void
+NoteWoke();
+
+// The time the trigger stamps on grabbed, finished and lease_expires: the
+// transaction's start (now()), or, once a waiting grab of this transaction
+// slept, the moment it last woke, so that a job it takes gets its whole
+// lease and a grabbed time requeue_stale() can trust.
+TimestampTz
+RowClock();
+
 // From the transaction callbacks (marks.cpp), once the transaction's rows are
 // visible: `rows` jobs of `queue` became grabbable.
 void

@@ -10,6 +10,7 @@ a closing "N passed, M failed" line; exits non-zero on any failure.
   wait_test.py preloaded     the cases of a server with compute preloaded
   wait_test.py unpreloaded   the documented fallback (looks every 100 ms)
 """
+import datetime
 import hashlib
 import statistics
 import sys
@@ -88,6 +89,24 @@ def grab_sql(queue, wait):
     return f"SELECT job_id FROM compute.grab_job('{queue}', 1, '1 minute', '{wait}')"
 
 
+def lease_from_wake(admin, queue):
+    """A job taken after the grab slept 1.5 s gets its whole lease from then:
+    grabbed and lease_expires are stamped when it woke, not at now()."""
+    w = Waiter(f"SELECT job_id, grabbed, lease_expires, statement_timestamp(), clock_timestamp() "
+               f"FROM compute.grab_job('{queue}', 1, '2 seconds', '30 s')")
+    w.start()
+    time.sleep(1.5)
+    admin.cursor().execute("SELECT compute.submit_job(%s, %s)", (job_id(queue), queue))
+    w.join(10)
+    ok = bool(w.rows)
+    if ok:
+        _, grabbed, expires, started, returned = w.rows[0]
+        ok = (grabbed - started >= datetime.timedelta(seconds=1.4) and grabbed <= returned and
+              expires - grabbed == datetime.timedelta(seconds=2))
+    check("a job taken after the grab slept gets its lease (and grabbed) from the moment it woke",
+          ok, f"rows={w.rows} error={w.error}")
+
+
 def preloaded(admin):
     cur = admin.cursor()
     # 1. Woken by a submit committed in another session.
@@ -98,6 +117,8 @@ def preloaded(admin):
     w.join(10)
     check("a commit in another session wakes the waiter, which takes the job",
           not w.is_alive() and w.names() == [job_id("a")], f"rows={w.rows} error={w.error}")
+
+    lease_from_wake(admin, "w1b")
 
     # 2. A rolled-back submit wakes nobody: the waiter keeps waiting.
     w = Waiter(grab_sql("w2", "3 s"))
@@ -304,6 +325,7 @@ def unpreloaded(admin):
     w.join(10)
     check("without preloading a waiting grab still finds the job (it looks every 100 ms)",
           w.names() == [job_id("u")], f"rows={w.rows} error={w.error}")
+    lease_from_wake(admin, "u2")
 
 
 def main():
