@@ -56,6 +56,7 @@ _PG_init(void) {
 	compute::pg::InitMarks();
 	compute::pg::InitRights();
 	compute::pg::InitWaiters();
+	compute::pg::InitTrigger();
 }
 
 } // extern "C"

@@ -7,4 +7,9 @@ namespace compute::pg {
 // submitted before requeue_stale() fails it instead of requeueing it.
 extern int max_attempts;
 
+// From _PG_init: the triggers' column numbers are cached per table and
+// forgotten on relcache invalidation (trigger.cpp).
+void
+InitTrigger();
+
 } // namespace compute::pg

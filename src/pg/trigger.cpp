@@ -33,11 +33,17 @@
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
 #include "pg/marks.hpp"
+#include "pg/module.hpp"
 #include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
 #include "core/transition.hpp"
 #include "core/validate.hpp"
+
+extern "C" {
+#include "utils/inval.h"
+#include "utils/rel.h"
+}
 
 using compute::pg::Bytes;
 using compute::pg::BytesOf;
@@ -81,6 +87,44 @@ ColumnsOf(TupleDesc desc) {
 	col.lease = Column(desc, "lease", leases);
 	col.lost_leases = Column(desc, "lost_leases", leases);
 	col.error = Column(desc, "error", leases);
+	return col;
+}
+
+// The column numbers of the tables the triggers fire on, kept per backend
+// (resolving 13 names on every row was a measurable part of a write) and
+// forgotten when the table's relcache entry is invalidated (ALTER TABLE).
+struct CachedColumns {
+	Oid relid;
+	Columns col;
+};
+constexpr int kCachedTables = 4;
+CachedColumns cached_columns[kCachedTables];
+int cached_count = 0;
+
+void
+ForgetColumns(Datum, Oid relid) {
+	int kept = 0;
+	for (int i = 0; i < cached_count; i++) {
+		if (OidIsValid(relid) && cached_columns[i].relid != relid) {
+			cached_columns[kept++] = cached_columns[i];
+		}
+	}
+	cached_count = kept;
+}
+
+Columns
+ColumnsOf(Relation rel) {
+	Oid relid = RelationGetRelid(rel);
+	for (int i = 0; i < cached_count; i++) {
+		if (cached_columns[i].relid == relid) {
+			return cached_columns[i].col;
+		}
+	}
+	Columns col = ColumnsOf(RelationGetDescr(rel));
+	if (cached_count == kCachedTables) {
+		cached_count--; // rare (more than 4 tables): the last one makes room
+	}
+	cached_columns[cached_count++] = {relid, col};
 	return col;
 }
 
@@ -312,6 +356,15 @@ NoteQueued(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, b
 
 } // namespace
 
+namespace compute::pg {
+
+void
+InitTrigger() {
+	CacheRegisterRelcacheCallback(ForgetColumns, Datum(0));
+}
+
+} // namespace compute::pg
+
 extern "C" {
 
 PG_FUNCTION_INFO_V1(compute_jobs_guard);
@@ -331,7 +384,7 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	}
 
 	TupleDesc desc = RelationGetDescr(trigger->tg_relation);
-	Columns col = ColumnsOf(desc);
+	Columns col = ColumnsOf(trigger->tg_relation);
 	bool leases = col.attempt > 0;
 	bool inserting = TRIGGER_FIRED_BY_INSERT(event);
 	HeapTuple old_row = inserting ? nullptr : trigger->tg_trigtuple;
@@ -527,7 +580,7 @@ compute_jobs_retire(PG_FUNCTION_ARGS) {
 		                errmsg("compute._jobs_retire() must fire BEFORE DELETE FOR EACH ROW")));
 	}
 	TupleDesc desc = RelationGetDescr(trigger->tg_relation);
-	Columns col = ColumnsOf(desc);
+	Columns col = ColumnsOf(trigger->tg_relation);
 	HeapTuple old_row = trigger->tg_trigtuple;
 	Bytes id = Field(old_row, desc, col.job_id);
 	if (IsQueued(Field(old_row, desc, col.status))) {

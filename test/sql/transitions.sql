@@ -213,3 +213,19 @@ SELECT call,
  GROUP BY call
  ORDER BY array_position(ARRAY['submit_job', 'grab_job', 'finish complete', 'finish failed', 'expire_job',
                                'expire', 'requeue_stale'], call);
+
+-- The trigger's column numbers are kept per table (1.2.0) and forgotten when
+-- the table changes: once status is dropped and added again (a new column
+-- number), the trigger reads and checks the new column.
+CREATE TABLE t.cols (job_id bytea PRIMARY KEY, status varchar(11) NOT NULL, queue text NOT NULL,
+                     input_files text[], created timestamptz NOT NULL DEFAULT now(), grabbed timestamptz,
+                     finished timestamptz, output_files text[], last_accessed timestamptz);
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON t.cols FOR EACH ROW EXECUTE FUNCTION compute._jobs_guard();
+INSERT INTO t.cols (job_id, status, queue) VALUES (decode(md5('cols'), 'hex'), 'queued', 'cols');
+UPDATE t.cols SET status = 'complete';
+ALTER TABLE t.cols DROP COLUMN status;
+ALTER TABLE t.cols ADD COLUMN status varchar(11) NOT NULL DEFAULT 'queued';
+UPDATE t.cols SET status = 'complete';
+UPDATE t.cols SET status = 'in-progress';
+SELECT status, grabbed IS NOT NULL AS grabbed FROM t.cols;
+DROP TABLE t.cols;
