@@ -91,7 +91,7 @@ private_install() {
 # NAME_1.out for the other (PRELOAD_VARIANTS lists them). pg_regress would
 # accept either file in either run, so each run gets only its own, as
 # NAME.out: a run that silently lost its preload fails.
-PRELOAD_VARIANTS="marks"
+PRELOAD_VARIANTS="marks stats"
 expected_outputs() {
 	local dest=$1 preloaded=$2 src=${3:-expected} t
 	mkdir -p "$dest"

@@ -167,6 +167,35 @@ COMMENT ON FUNCTION compute.submit_jobs(bytea[], text, text[], text[]) IS
 COMMENT ON FUNCTION compute.queue_channel(text) IS
     'the NOTIFY channel on which a transaction that queues jobs of this queue notifies at commit';
 
+-- Live statistics: counters per queue in shared memory (compute in
+-- shared_preload_libraries; otherwise the view is empty), committed work
+-- only, refusals as they happen. Readable by pg_monitor.
+CREATE FUNCTION compute._stats(OUT queue text, OUT since timestamptz, OUT counters bigint[],
+                               OUT refused_codes text[], OUT refused_counts bigint[])
+    RETURNS SETOF record
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'compute_stats';
+CREATE FUNCTION compute.stats_reset() RETURNS bigint
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'compute_stats_reset';
+CREATE VIEW compute.stats AS
+SELECT s.queue, s.since,
+       s.counters[1] AS submitted, s.counters[2] AS dedupe_hits, s.counters[3] AS resubmitted,
+       s.counters[4] AS grabbed, s.counters[5] AS requeued, s.counters[6] AS leases_lost,
+       s.counters[7] AS completed, s.counters[8] AS failed, s.counters[9] AS expired,
+       COALESCE((SELECT pg_catalog.sum(n) FROM pg_catalog.unnest(s.refused_counts) AS n), 0)::bigint AS refused,
+       COALESCE((SELECT pg_catalog.jsonb_object_agg(r.code, r.n)
+                   FROM ROWS FROM (pg_catalog.unnest(s.refused_codes), pg_catalog.unnest(s.refused_counts)) AS r (code, n)),
+                 '{}') AS refused_by_sqlstate
+  FROM compute._stats() AS s;
+REVOKE EXECUTE ON FUNCTION compute._stats(), compute.stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION compute._stats() TO pg_monitor;
+GRANT SELECT ON compute.stats TO pg_monitor;
+COMMENT ON VIEW compute.stats IS
+    'per queue of this database: jobs submitted, dedupe hits, resubmitted, grabbed, requeued, leases lost, completed, failed, expired (committed), and refused writes by SQLSTATE, since the queue was first counted or compute.stats_reset()';
+COMMENT ON FUNCTION compute.stats_reset() IS
+    'forgets the counters of compute.stats of this database; returns how many queues it forgot';
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

@@ -13,9 +13,11 @@
 #include "pg/boundary.hpp"
 #include "pg/plans.hpp"
 #include "pg/rights.hpp"
+#include "pg/stats.hpp"
 #include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
+#include "core/stats.hpp"
 #include "core/validate.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
@@ -389,6 +391,26 @@ RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 	compute::pg::StopAwaiting();
 }
 
+// One submit: a new job, an existing one touched (a dedupe hit), or a
+// failed or expired one queued again (Resubmit); false if none of them
+// (a concurrent delete). The first two are counted here (compute.stats),
+// the resubmission by the trigger.
+bool
+SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
+	compute::pg::SetSubmitting(true);
+	bool found = Execute(Statement::Submit, args, nulls) > 0;
+	compute::pg::SetSubmitting(false);
+	if (found) {
+		bool isnull;
+		bool inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		compute::pg::CountWrite(queue.data, queue.len,
+		                        1u << static_cast<unsigned>(inserted ? compute::Counter::Submitted
+		                                                             : compute::Counter::DedupeHits));
+		return true;
+	}
+	return Execute(Statement::Resubmit, args, nulls) > 0;
+}
+
 } // namespace
 
 extern "C" {
@@ -429,7 +451,7 @@ compute_submit_job(PG_FUNCTION_ARGS) {
 	// Resubmit finds it; a second round only matters if a concurrent
 	// transaction deleted the job in between.
 	for (int round = 0; round < 2 && !found; round++) {
-		found = Execute(Statement::Submit, args, nulls) > 0 || Execute(Statement::Resubmit, args, nulls) > 0;
+		found = SubmitOnce(args, nulls, queue);
 	}
 	if (found) {
 		job = FirstJob();
@@ -722,7 +744,7 @@ compute_submit_jobs(PG_FUNCTION_ARGS) {
 		const char nulls[4] = {' ', ' ', config_null ? 'n' : ' ', ' '};
 		bool found = false;
 		for (int round = 0; round < 2 && !found; round++) {
-			found = Execute(Statement::Submit, args, nulls) > 0 || Execute(Statement::Resubmit, args, nulls) > 0;
+			found = SubmitOnce(args, nulls, queue);
 		}
 		if (!found) {
 			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

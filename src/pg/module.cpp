@@ -6,6 +6,7 @@
 
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
+#include "pg/stats.hpp"
 #include "pg/rights.hpp"
 #include "pg/waiters.hpp"
 
@@ -57,6 +58,7 @@ _PG_init(void) {
 	compute::pg::InitRights();
 	compute::pg::InitWaiters();
 	compute::pg::InitTrigger();
+	compute::pg::InitStats();
 }
 
 } // extern "C"

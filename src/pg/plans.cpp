@@ -31,7 +31,7 @@ const PlanText kPlans[] = {
      " VALUES ($1, 'queued', $2, $3, $4, pg_catalog.now(), pg_catalog.now())"
      " ON CONFLICT (job_id) DO UPDATE SET last_accessed = pg_catalog.now()"
      " WHERE j.status IN ('queued', 'in-progress', 'complete')"
-     " RETURNING j",
+     " RETURNING j, j.xmax = 0", // (xmax 0: inserted, not an existing job's row)
      4,
      {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
     {"UPDATE compute.jobs AS j SET status = 'queued', queue = $2, config = $3, input_files = $4,"

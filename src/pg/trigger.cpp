@@ -34,9 +34,11 @@
 #include "pg/boundary.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
+#include "pg/stats.hpp"
 #include "pg/waiters.hpp"
 
 #include "core/lease.hpp"
+#include "core/stats.hpp"
 #include "core/transition.hpp"
 #include "core/validate.hpp"
 
@@ -47,9 +49,24 @@ extern "C" {
 
 using compute::pg::Bytes;
 using compute::pg::BytesOf;
-using compute::pg::CoreCheck;
 
 namespace {
+
+// The queue of the row the trigger is writing (empty: none yet): a
+// refusal is counted under it (compute.stats).
+Bytes refusing_queue = {nullptr, 0, true};
+
+// The trigger's core checks: a refusal is counted, then raised.
+template <typename F>
+void
+CoreCheck(F &&core) {
+	compute::pg::PgError error;
+	if (!compute::pg::RunCore(std::forward<F>(core), error)) {
+		compute::pg::CountRefusal(refusing_queue.null ? nullptr : refusing_queue.data, refusing_queue.len,
+		                          error.sqlstate);
+		compute::pg::Raise(error);
+	}
+}
 
 // Attribute numbers of the columns the trigger reads or writes; the lease
 // columns are 0 on a 1.0.0 table.
@@ -393,6 +410,7 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	auto is_named = [&](int attnum) { return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, named); };
 
 	Bytes id = Field(new_row, desc, col.job_id);
+	refusing_queue = Field(new_row, desc, col.queue);
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA) {
 		// A restore or a replication apply (the trigger fires ALWAYS from
 		// 1.2.0): rows as they were on the origin, unchecked; only the
@@ -548,7 +566,22 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 	}
 	if (v12 && transition) {
 		Announce(new_row, desc, col, id, to);
+		// compute.stats: a new row that submit_job proposes is counted by
+		// submit_job (it may be a dedupe hit).
+		if (!(inserting && compute::pg::Submitting())) {
+			bool lease_lost = leases && !inserting && is_named(col.lost_leases) &&
+			                  IntField(new_row, desc, col.lost_leases) > IntField(old_row, desc, col.lost_leases);
+			std::optional<compute::Status> before;
+			if (!inserting) {
+				before = from;
+			}
+			uint32 counters = compute::CountersOf(before, to, lease_lost);
+			if (counters != 0 && !refusing_queue.null) {
+				compute::pg::CountWrite(refusing_queue.data, refusing_queue.len, counters);
+			}
+		}
 	}
+	refusing_queue = Bytes{nullptr, 0, true};
 	return PointerGetDatum(new_row);
 }
 
