@@ -279,6 +279,11 @@ EOF
 			    SELECT count(*) INTO n FROM compute.submit_jobs(ARRAY[e], 'mem', ARRAY['again']);
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: submit_jobs', i; END IF;
 			    COMMIT;
+			    -- Live statistics: this round's work counted, then forgotten.
+			    SELECT count(*) INTO n FROM compute.stats WHERE queue = 'mem' AND submitted > 0 AND dedupe_hits > 0;
+			    IF n <> 1 THEN RAISE EXCEPTION 'round %: compute.stats', i; END IF;
+			    IF compute.stats_reset() < 1 THEN RAISE EXCEPTION 'round %: stats_reset', i; END IF;
+			    COMMIT;
 			    n := compute.revoke_queue('mem_worker', 'mem', 'submit');
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: revoke_queue: %', i, n; END IF;
 			    COMMIT;
