@@ -96,7 +96,10 @@ DECLARE
         'wait_status(id bytea) RETURNS text AS $f$ SELECT (compute.wait_job(id, interval $$1 millisecond$$)).status $f$',
         'submit_many(ids bytea[], q text) RETURNS bigint AS $f$ SELECT count(*) FROM compute.submit_jobs(ids, q) $f$',
         'submit_many_all(ids bytea[], q text, c text[], f text[]) RETURNS compute.jobs AS $f$ SELECT s FROM compute.submit_jobs(ids, q, c, f) s LIMIT 1 $f$',
-        'channel(q text) RETURNS text AS $f$ SELECT compute.queue_channel(q) $f$'
+        'channel(q text) RETURNS text AS $f$ SELECT compute.queue_channel(q) $f$',
+        -- 1.2.0: live statistics.
+        'stats_of(q text) RETURNS bigint AS $f$ SELECT coalesce(sum(submitted + grabbed + refused), 0)::bigint FROM compute.stats WHERE queue = q $f$',
+        'stats_forget() RETURNS bigint AS $f$ SELECT compute.stats_reset() $f$'
     ];
 BEGIN
     -- 20 copies of each: about 860 of the 3,900 routines sqlsmith sees
