@@ -20,11 +20,12 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases marks marks_db promises worker_loop privileges upgrade
+REGRESS        = install functions transitions errors leases marks marks_db promises worker_loop privileges upgrade \
+                 queue_stats health
 # Needs max_prepared_transactions > 0, which `make test` sets on its
 # instances but a running server (installcheck, the package's autopkgtest)
 # may not have: run by `make test` only, after the rest.
-REGRESS_PREPARED = marks_paths
+REGRESS_PREPARED = marks_paths health_prepared
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck
