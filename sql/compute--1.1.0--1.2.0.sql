@@ -177,6 +177,26 @@ COMMENT ON FUNCTION compute.queue_channel(text) IS
 -- each finish adds one entry (bench/observe.sh measures what that costs).
 CREATE INDEX jobs_finished_idx ON compute.jobs (finished) WHERE status::text = ANY ('{complete,failed}'::text[]);
 
+-- The argument checks of queue_stats() and health(): an interval that is
+-- NULL (22004), negative, or too long to subtract from now() (22023).
+CREATE FUNCTION compute._check_interval(name text, value interval) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = '22004';
+    END IF;
+    IF value < interval '0' THEN
+        RAISE EXCEPTION '% must not be negative', name USING ERRCODE = '22023';
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.now() - value;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION '% is too long', name USING ERRCODE = '22023',
+            DETAIL = 'It must reach back no further than the earliest timestamp.';
+    END;
+END $$;
+REVOKE EXECUTE ON FUNCTION compute._check_interval(text, interval) FROM PUBLIC;
+
 -- compute.queue_stats (a view, window 1 hour) and compute.queue_stats(recent,
 -- totals) (a function, any window) are one query, written once here and
 -- instantiated twice: %1$s is the window, %2$s says whether the per-status
@@ -246,11 +266,9 @@ CREATE FUNCTION compute.queue_stats(recent interval DEFAULT '1 hour', totals boo
     SET jit = off
     AS $body$
 BEGIN
-    IF recent IS NULL OR totals IS NULL THEN
-        RAISE EXCEPTION 'recent and totals must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    IF recent < interval '0' THEN
-        RAISE EXCEPTION 'recent must not be negative' USING ERRCODE = '22023';
+    PERFORM compute._check_interval('recent', recent);
+    IF totals IS NULL THEN
+        RAISE EXCEPTION 'totals must not be NULL' USING ERRCODE = '22004';
     END IF;
     RETURN QUERY %s;
 END $body$ $f$, pg_catalog.format(overview, 'recent', 'totals'));
@@ -289,23 +307,24 @@ CREATE FUNCTION compute.health(horizon_warn interval DEFAULT '5 minutes', horizo
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
-    -- Fewer dead row versions than this are fine whatever their share.
-    dead_floor constant bigint := 1000;
+    -- Fewer dead row versions than this are fine whatever their share (a
+    -- small table that autovacuum has not come by yet).
+    dead_floor constant bigint := 10000;
     -- An index is reported as mostly empty from this size on ...
     index_floor constant bigint := 64 * 1024 * 1024;
     -- ... when it has this many bytes or more per live entry.
     index_bytes_per_entry constant bigint := 1024;
     lookback interval;
 BEGIN
-    IF horizon_warn IS NULL OR horizon_critical IS NULL OR lease_warn IS NULL OR lease_critical IS NULL
-       OR stall_warn IS NULL OR stall_critical IS NULL OR dead_warn IS NULL OR dead_critical IS NULL
-       OR slot_warn_xids IS NULL OR slot_critical_xids IS NULL THEN
+    PERFORM compute._check_interval('horizon_warn', horizon_warn), compute._check_interval('horizon_critical', horizon_critical),
+            compute._check_interval('lease_warn', lease_warn), compute._check_interval('lease_critical', lease_critical),
+            compute._check_interval('stall_warn', stall_warn), compute._check_interval('stall_critical', stall_critical);
+    IF dead_warn IS NULL OR dead_critical IS NULL OR slot_warn_xids IS NULL OR slot_critical_xids IS NULL THEN
         RAISE EXCEPTION 'the thresholds of compute.health() must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF horizon_warn < interval '0' OR lease_warn < interval '0' OR stall_warn < interval '0'
-       OR dead_warn < 0 OR dead_critical > 1 OR slot_warn_xids < 0 THEN
+    IF NOT (dead_warn >= 0 AND dead_critical <= 1) OR slot_warn_xids < 0 THEN
         RAISE EXCEPTION 'a threshold of compute.health() is out of range' USING ERRCODE = '22023',
-            DETAIL = 'Intervals and transaction counts must not be negative; dead row shares are between 0 and 1.';
+            DETAIL = 'Dead row shares are between 0 and 1; transaction counts are not negative.';
     END IF;
     IF horizon_warn > horizon_critical OR lease_warn > lease_critical OR stall_warn > stall_critical
        OR dead_warn > dead_critical OR slot_warn_xids > slot_critical_xids THEN
@@ -348,10 +367,11 @@ BEGIN
                      AND x.bytes >= index_bytes_per_entry * greatest(c.reltuples, 1) THEN 'warn'
                 ELSE 'ok' END,
            x.bytes::float8,
-           pg_catalog.format('%s: %s, %s, %s scans since the statistics were reset',
+           pg_catalog.format('%s: %s, %s; index scans since the statistics were reset: %s',
                              i.indexrelid::pg_catalog.regclass, pg_catalog.pg_size_pretty(x.bytes),
-                             CASE WHEN c.reltuples < 0 THEN 'not vacuumed or analyzed yet'
-                                  ELSE pg_catalog.format('%s live entries at its last vacuum or analyze', c.reltuples::bigint) END,
+                             CASE WHEN c.reltuples < 0 THEN 'its entries not counted yet'
+                                  ELSE pg_catalog.format('%s live entries when last counted (by vacuum, analyze or its build)',
+                                                         c.reltuples::bigint) END,
                              coalesce(si.idx_scan, 0))
            || CASE WHEN x.bytes >= index_floor AND c.reltuples >= 0
                         AND x.bytes >= index_bytes_per_entry * greatest(c.reltuples, 1)
@@ -426,7 +446,7 @@ BEGIN
                 WHEN w.since IS NOT NULL THEN pg_catalog.date_part('epoch', pg_catalog.now() - w.since)
                 ELSE w.xids::float8 END,
            CASE WHEN w.kind IS NULL THEN k.none
-                ELSE pg_catalog.format('%s %s; it holds the xmin horizon %s transactions back: vacuum cannot remove'
+                ELSE pg_catalog.format('%s %s; it holds the xmin horizon %s %s back: vacuum cannot remove'
                                        ' the row versions of compute.jobs that died since%s',
                                        w.description,
                                        CASE WHEN w.since IS NULL THEN 'does not say since when'
@@ -434,6 +454,7 @@ BEGIN
                                             THEN 'was prepared ' || compute._duration(pg_catalog.now() - w.since) || ' ago'
                                             ELSE 'has been in its transaction for ' || compute._duration(pg_catalog.now() - w.since) END,
                                        coalesce(w.xids::text, '?'),
+                                       CASE WHEN w.xids = 1 THEN 'transaction' ELSE 'transactions' END,
                                        CASE WHEN w.severity = 0 THEN ''
                                             WHEN k.kind = 'horizon_prepared' THEN ' (COMMIT PREPARED or ROLLBACK PREPARED it)'
                                             WHEN k.kind = 'horizon_replication' AND w.who LIKE 'slot %'
@@ -510,7 +531,7 @@ BEGIN
                pg_catalog.format('queue %L has %s queued %s, the oldest queued %s ago, and %s: are its workers running?',
                                  s.queue, s.queued, CASE WHEN s.queued = 1 THEN 'job' ELSE 'jobs' END, compute._duration(pg_catalog.now() - s.oldest),
                                  CASE WHEN s.last_grab IS NULL
-                                      THEN 'no job of it was grabbed for at least ' || compute._duration(lookback)
+                                      THEN 'no job of it was grabbed in the last ' || compute._duration(lookback)
                                       ELSE 'its last grab was ' || compute._duration(pg_catalog.now() - s.last_grab) || ' ago'
                                  END) AS reason
           FROM stalled s

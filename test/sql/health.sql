@@ -73,6 +73,8 @@ ROLLBACK;
 SELECT t.try($$SELECT * FROM compute.health(horizon_warn => NULL)$$);
 SELECT t.try($$SELECT * FROM compute.health(slot_critical_xids => NULL)$$);
 SELECT t.try($$SELECT * FROM compute.health(lease_warn => '-1 minute')$$);
+SELECT t.try($$SELECT * FROM compute.health(stall_warn => '1 hour', stall_critical => '178000000 years')$$);
+SELECT t.try($$SELECT * FROM compute.health(dead_warn => 'NaN')$$);
 SELECT t.try($$SELECT * FROM compute.health(dead_critical => 1.5)$$);
 SELECT t.try($$SELECT * FROM compute.health(dead_warn => -0.1)$$);
 SELECT t.try($$SELECT * FROM compute.health(stall_warn => '2 hours', stall_critical => '1 hour')$$);

@@ -12,7 +12,7 @@ PREPARE TRANSACTION 'regress_health_holder';
 -- Held for less than the default 5 minutes: named, but ok; with a
 -- threshold of 0 it is a warning, and the reason says what to do.
 SELECT check_name, subject, verdict,
-       reason LIKE 'prepared transaction ''regress_health_holder'' (owner %) was prepared % ago; it holds the xmin horizon % transactions back: vacuum cannot remove the row versions of compute.jobs that died since' AS reason_names_it
+       reason LIKE 'prepared transaction ''regress_health_holder'' (owner %) was prepared % ago; it holds the xmin horizon % back: vacuum cannot remove the row versions of compute.jobs that died since' AS reason_names_it
   FROM compute.health() WHERE check_name = 'horizon_prepared';
 SELECT check_name, subject, verdict,
        reason LIKE 'prepared transaction ''regress_health_holder'' %(COMMIT PREPARED or ROLLBACK PREPARED it)' AS reason_says_what_to_do,

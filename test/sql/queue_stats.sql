@@ -106,6 +106,9 @@ SELECT t.plan_mentions('SELECT queue, queued, in_progress, oldest_queued_age, le
 SELECT t.try($$SELECT * FROM compute.queue_stats(NULL)$$);
 SELECT t.try($$SELECT * FROM compute.queue_stats('1 hour', NULL)$$);
 SELECT t.try($$SELECT * FROM compute.queue_stats('-1 hour')$$);
+SELECT t.try($$SELECT * FROM compute.queue_stats('1 month -31 days')$$);
+SELECT t.try($$SELECT * FROM compute.queue_stats('2147483647 days')$$);
+SELECT count(*) AS queues FROM compute.queue_stats('1000 years');
 
 -- Privileges: nobody but the owner until granted; the view needs no
 -- privilege on compute.jobs (it reads it as its owner).
