@@ -4,6 +4,7 @@
 #   make test   every test: unit (CTest), regression, isolation, multi-client
 #   make deb    the Debian package postgresql-15-compute (build/deb/*.deb)
 #   make dist   the PGXN release compute-<version>.zip
+#   make docs   docs/states.svg from docs/states.dot (Graphviz)
 #
 # They install what they lack first (scripts/deps.sh, Debian packages).
 
@@ -20,11 +21,11 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases marks marks_db stats promises worker_loop privileges upgrade
+REGRESS        = install functions transitions errors leases marks marks_db stats promises worker_loop privileges upgrade queue_stats health
 # Needs max_prepared_transactions > 0, which `make test` sets on its
 # instances but a running server (installcheck, the package's autopkgtest)
 # may not have: run by `make test` only, after the rest.
-REGRESS_PREPARED = marks_paths
+REGRESS_PREPARED = marks_paths health_prepared
 REGRESS_OPTS   = --inputdir=test --outputdir=build/installcheck
 ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=build/installcheck
@@ -97,3 +98,12 @@ build/installcheck/expected:
 
 EXTRA_CLEAN = build $(OBJS:.o=.d)
 endif
+
+# The picture of the state machine in the README: docs/states.svg, drawn by
+# Graphviz from docs/states.dot (scripts/check-docs.sh checks it is current;
+# a unit test, that the dot file's edges are the transition table).
+.PHONY: docs
+docs: docs/states.svg
+docs/states.svg: docs/states.dot
+	@command -v dot >/dev/null || bash scripts/deps.sh
+	dot -Tsvg docs/states.dot -o $@

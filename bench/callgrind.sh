@@ -2,16 +2,20 @@
 # Instructions per job (callgrind): compute grab+finish vs the limit (two
 # primary-key UPDATEs), each in single-user mode on the same data, N jobs
 # minus none. Deterministic, unlike jobs/s. Usage: N=1000 bash bench/callgrind.sh
+# CG_SETUP: SQL run on the loaded database first (the cost of an index, say:
+# CG_SETUP='DROP INDEX compute.jobs_finished_idx'); CG_PORT: the port of the
+# loading server (5499).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 N=${N:-2000}
 D=$(scratch_dir cg)
-pg_start "$D" 5499 shared_preload_libraries=compute autovacuum=off >/dev/null
+pg_start "$D" "${CG_PORT:-5499}" shared_preload_libraries=compute autovacuum=off >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -f bench/schema.sql >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -c "INSERT INTO compute.jobs (job_id, status, queue, created) SELECT decode(md5('job ' || i), 'hex'), 'queued', 'q', now() + i * interval '1 ms' FROM generate_series(1, 20000) i" \
   -c "INSERT INTO bench.jobs (job_id, status, queue, created) SELECT decode(md5('job ' || i), 'hex'), 'queued', 'q', now() + i * interval '1 ms' FROM generate_series(1, 20000) i" \
   -c "VACUUM ANALYZE" >/dev/null
+[ -z "${CG_SETUP:-}" ] || psql -qX -v ON_ERROR_STOP=1 -c "$CG_SETUP" >/dev/null
 pg_stop "$D"
 mk() { # mk SYSTEM COUNT -> script
 	local sys=$1 n=$2 i

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end, on a throwaway PostgreSQL cluster: submit jobs on
 # two queues, let concurrent workers grab and finish them (some fail),
-# resubmit a failed one, expire old results, and print a report. The
-# extension must be installed (make demo does that first).
+# resubmit a failed one, expire old results, and print a report, then the
+# queue overview (compute.queue_stats) and the health check (compute.health()).
+# The extension must be installed (make demo does that first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -83,4 +84,14 @@ SELECT count(*) FILTER (WHERE finished IS NOT NULL) AS finished_jobs,
        round(count(*) FILTER (WHERE finished IS NOT NULL) * 1000.0 / $ms) AS jobs_per_second
   FROM compute.jobs;
 SQL
+echo "== the queue overview: SELECT * FROM compute.queue_stats (times of the last hour, in ms)"
+q -q <<'SQL'
+SELECT queue, queued, in_progress, complete, failed, expired, lease_expired, grabbed_recent AS grabbed,
+       completed_recent AS completed, failed_recent AS failed_1h,
+       round(extract(epoch FROM wait_p50) * 1000, 1) AS wait_p50, round(extract(epoch FROM wait_p99) * 1000, 1) AS wait_p99,
+       round(extract(epoch FROM run_p50) * 1000, 1) AS run_p50, round(extract(epoch FROM run_p99) * 1000, 1) AS run_p99
+  FROM compute.queue_stats ORDER BY queue;
+SQL
+echo "== the health check: SELECT check_name, subject, verdict, reason FROM compute.health()"
+q -q -c "SELECT check_name, subject, verdict, reason FROM compute.health()"
 echo "== demo done; the cluster is removed"

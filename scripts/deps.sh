@@ -20,6 +20,8 @@ base=(
 	binutils                   # objdump (check-sanitizers: palloc goes through the ASan wrapper)
 	python3-psycopg            # the Python example worker (psycopg 3) and its check (check-examples)
 	nodejs npm                 # the Node.js example worker (pg from npm, `npm ci` in check-examples)
+	graphviz                   # dot: docs/states.svg (make docs, check-docs)
+	prometheus-postgres-exporter python3-yaml # the real exporter with docs/postgres_exporter.yml (check-exporter)
 )
 package=(
 	dpkg-dev debhelper         # dpkg-buildpackage, dh (make deb, check-package)
@@ -51,5 +53,19 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# prometheus-postgres-exporter's maintainer scripts would start its service
+# (port 9187): unless the machine has a policy of its own, a policy-rc.d
+# refuses that one service for the time of the install (check-exporter runs
+# the exporter itself, on a port of its own).
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [[ " ${missing[*]} " == *" prometheus-postgres-exporter "* ]] && [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# scripts/deps.sh: no service of prometheus-postgres-exporter\n[ "$1" = prometheus-postgres-exporter ] && exit 101\nexit 0\n' |
+		$SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	made_policy=1
+fi
+rc=0
+{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || rc=$?
+[ "$made_policy" = 0 ] || $SUDO rm -f "$policy"
+exit "$rc"

@@ -196,6 +196,386 @@ COMMENT ON VIEW compute.stats IS
 COMMENT ON FUNCTION compute.stats_reset() IS
     'forgets the counters of compute.stats of this database; returns how many queues it forgot';
 
+-- Operating compute: the queue overview and the health check (issue 11).
+-- Both only read. See README, "Operating".
+
+-- Jobs by the time they finished: the recent window of queue_stats (wait
+-- and run times, finishes) and health's "last grab of a queue" read a range
+-- of it instead of the whole table. Queued, in-progress and expired rows have
+-- no entry, so a submit, a grab, a requeue and an expiry write nothing to it;
+-- each finish adds one entry (bench/observe.sh measures what that costs).
+CREATE INDEX jobs_finished_idx ON compute.jobs (finished) WHERE status::text = ANY ('{complete,failed}'::text[]);
+
+-- The argument checks of queue_stats() and health(): an interval that is
+-- NULL (22004), negative, or too long to subtract from now() (22023).
+CREATE FUNCTION compute._check_interval(name text, value interval) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = '22004';
+    END IF;
+    IF value < interval '0' THEN
+        RAISE EXCEPTION '% must not be negative', name USING ERRCODE = '22023';
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.now() - value;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION '% is too long', name USING ERRCODE = '22023',
+            DETAIL = 'It must reach back no further than the earliest timestamp.';
+    END;
+END $$;
+REVOKE EXECUTE ON FUNCTION compute._check_interval(text, interval) FROM PUBLIC;
+
+-- compute.queue_stats (a view, window 1 hour) and compute.queue_stats(recent,
+-- totals) (a function, any window) are one query, written once here and
+-- instantiated twice: %1$s is the window, %2$s says whether the per-status
+-- totals of finished jobs are counted. Every part but those totals reads the
+-- partial indexes only (queued: jobs_queued_idx, in-progress: the lease and
+-- grab indexes, the window: jobs_finished_idx). The totals need a scan of
+-- the whole table; in the view they are a LEFT JOIN that the planner drops
+-- when a query does not name complete, failed or expired (grouped by its
+-- output column, so that it is provably unique per queue).
+DO $do$
+DECLARE
+    overview constant text := $q$
+SELECT queue,
+       coalesce(qd.queued, 0) AS queued,
+       coalesce(ip.in_progress, 0) AS in_progress,
+       CASE WHEN %2$s THEN coalesce(t.complete, 0) END AS complete,
+       CASE WHEN %2$s THEN coalesce(t.failed, 0) END AS failed,
+       CASE WHEN %2$s THEN coalesce(t.expired, 0) END AS expired,
+       pg_catalog.now() - qd.oldest_created AS oldest_queued_age,
+       coalesce(ip.lease_expired, 0) AS lease_expired,
+       (%1$s)::interval AS recent,
+       coalesce(w.grabbed_recent, 0) AS grabbed_recent,
+       coalesce(w.completed_recent, 0) AS completed_recent,
+       coalesce(w.failed_recent, 0) AS failed_recent,
+       w.wait[1] AS wait_p50, w.wait[2] AS wait_p95, w.wait[3] AS wait_p99,
+       w.run[1] AS run_p50, w.run[2] AS run_p95, w.run[3] AS run_p99
+  FROM (SELECT j.queue::text AS queue, pg_catalog.count(*) AS queued, pg_catalog.min(j.created) AS oldest_created
+          FROM compute.jobs j
+         WHERE j.status = 'queued'
+         GROUP BY 1) qd
+  FULL JOIN (SELECT j.queue::text AS queue, pg_catalog.count(*) AS in_progress,
+                    pg_catalog.count(*) FILTER (WHERE j.lease_expires < pg_catalog.now()) AS lease_expired
+               FROM compute.jobs j
+              WHERE j.status = 'in-progress'
+              GROUP BY 1) ip USING (queue)
+  FULL JOIN (SELECT r.queue::text AS queue,
+                    pg_catalog.count(*) FILTER (WHERE r.grabbed >= pg_catalog.now() - (%1$s)) AS grabbed_recent,
+                    pg_catalog.count(*) FILTER (WHERE r.status = 'complete') AS completed_recent,
+                    pg_catalog.count(*) FILTER (WHERE r.status = 'failed') AS failed_recent,
+                    pg_catalog.percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.grabbed - r.created)
+                        FILTER (WHERE r.grabbed >= pg_catalog.now() - (%1$s)) AS wait,
+                    pg_catalog.percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.finished - r.grabbed)
+                        FILTER (WHERE r.status IN ('complete', 'failed')) AS run
+               FROM (SELECT j.queue, j.status, j.created, j.grabbed, j.finished
+                       FROM compute.jobs j
+                      WHERE j.status IN ('complete', 'failed') AND j.finished >= pg_catalog.now() - (%1$s)
+                     UNION ALL
+                     SELECT j.queue, j.status, j.created, j.grabbed, NULL
+                       FROM compute.jobs j
+                      WHERE j.status = 'in-progress' AND j.grabbed >= pg_catalog.now() - (%1$s)) r
+              GROUP BY 1) w USING (queue)
+  LEFT JOIN (SELECT j.queue::text AS queue,
+                    pg_catalog.count(*) FILTER (WHERE j.status = 'complete') AS complete,
+                    pg_catalog.count(*) FILTER (WHERE j.status = 'failed') AS failed,
+                    pg_catalog.count(*) FILTER (WHERE j.status = 'expired') AS expired
+               FROM compute.jobs j
+              WHERE %2$s
+              GROUP BY 1) t USING (queue)
+$q$;
+BEGIN
+    EXECUTE pg_catalog.format('CREATE VIEW compute.queue_stats AS %s', pg_catalog.format(overview, $$interval '1 hour'$$, 'true'));
+    EXECUTE pg_catalog.format($f$
+CREATE FUNCTION compute.queue_stats(recent interval DEFAULT '1 hour', totals boolean DEFAULT true)
+    RETURNS SETOF compute.queue_stats
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- A few milliseconds of work: compiling it to machine code costs more.
+    SET jit = off
+    AS $body$
+BEGIN
+    PERFORM compute._check_interval('recent', recent);
+    IF totals IS NULL THEN
+        RAISE EXCEPTION 'totals must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    RETURN QUERY %s;
+END $body$ $f$, pg_catalog.format(overview, 'recent', 'totals'));
+END $do$;
+COMMENT ON VIEW compute.queue_stats IS
+    'per queue: jobs per status, the oldest queued job, jobs past their lease, and wait and run times of the last hour';
+COMMENT ON FUNCTION compute.queue_stats(interval, boolean) IS
+    'compute.queue_stats over another window (recent); totals => false skips the per-status counts of finished jobs (a scan of the whole table)';
+REVOKE EXECUTE ON FUNCTION compute.queue_stats(interval, boolean) FROM PUBLIC;
+
+-- A duration in words: "45 s", "12 min 3 s", "5 h", "3 days 4 h".
+CREATE FUNCTION compute._duration(d interval) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN d IS NULL THEN 'an unknown time'
+                WHEN s < 60 THEN s::text || ' s'
+                ELSE pg_catalog.concat_ws(' ', big::text || unit, NULLIF(small, 0)::text || small_unit)
+           END
+      FROM (SELECT greatest(pg_catalog.round(pg_catalog.date_part('epoch', d)::numeric), 0)::bigint AS s) x,
+           LATERAL (SELECT CASE WHEN s < 3600 THEN s / 60 WHEN s < 86400 THEN s / 3600 ELSE s / 86400 END AS big,
+                           CASE WHEN s < 3600 THEN ' min' WHEN s < 86400 THEN ' h' WHEN s < 2 * 86400 THEN ' day'
+                                ELSE ' days' END AS unit,
+                           CASE WHEN s < 3600 THEN s % 60 WHEN s < 86400 THEN s % 3600 / 60 ELSE s % 86400 / 3600 END AS small,
+                           CASE WHEN s < 3600 THEN ' s' WHEN s < 86400 THEN ' min' ELSE ' h' END AS small_unit) y
+$$;
+
+-- compute.health(): one row per finding, worst first within each check.
+-- Runs as the extension's owner, so that it sees every session, slot and
+-- prepared transaction and reads compute.jobs: whoever may call it sees
+-- what pg_monitor members see in pg_stat_activity (README, "Operating").
+CREATE FUNCTION compute.health(horizon_warn interval DEFAULT '5 minutes', horizon_critical interval DEFAULT '1 hour',
+                               lease_warn interval DEFAULT '5 minutes', lease_critical interval DEFAULT '1 hour',
+                               stall_warn interval DEFAULT '15 minutes', stall_critical interval DEFAULT '1 hour',
+                               dead_warn float8 DEFAULT 0.3, dead_critical float8 DEFAULT 0.6,
+                               slot_warn_xids bigint DEFAULT 10000000, slot_critical_xids bigint DEFAULT 100000000)
+    RETURNS TABLE (check_name text, subject text, verdict text, value float8, reason text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+#variable_conflict use_column
+DECLARE
+    -- Fewer dead row versions than this are fine whatever their share (a
+    -- small table that autovacuum has not come by yet).
+    dead_floor constant bigint := 10000;
+    -- An index is reported as mostly empty from this size on ...
+    index_floor constant bigint := 64 * 1024 * 1024;
+    -- ... when it has this many bytes or more per live entry.
+    index_bytes_per_entry constant bigint := 1024;
+    lookback interval;
+BEGIN
+    PERFORM compute._check_interval('horizon_warn', horizon_warn), compute._check_interval('horizon_critical', horizon_critical),
+            compute._check_interval('lease_warn', lease_warn), compute._check_interval('lease_critical', lease_critical),
+            compute._check_interval('stall_warn', stall_warn), compute._check_interval('stall_critical', stall_critical);
+    IF dead_warn IS NULL OR dead_critical IS NULL OR slot_warn_xids IS NULL OR slot_critical_xids IS NULL THEN
+        RAISE EXCEPTION 'the thresholds of compute.health() must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF NOT (dead_warn >= 0 AND dead_critical <= 1) OR slot_warn_xids < 0 THEN
+        RAISE EXCEPTION 'a threshold of compute.health() is out of range' USING ERRCODE = '22023',
+            DETAIL = 'Dead row shares are between 0 and 1; transaction counts are not negative.';
+    END IF;
+    IF horizon_warn > horizon_critical OR lease_warn > lease_critical OR stall_warn > stall_critical
+       OR dead_warn > dead_critical OR slot_warn_xids > slot_critical_xids THEN
+        RAISE EXCEPTION 'a warn threshold of compute.health() is above its critical one' USING ERRCODE = '22023';
+    END IF;
+
+    -- Dead row versions of compute.jobs, and when it was last vacuumed.
+    RETURN QUERY
+    SELECT 'dead_rows', 'compute.jobs', v.verdict, v.share,
+           pg_catalog.format('%s%% of the row versions of compute.jobs are dead (%s dead, %s live); %s',
+                             pg_catalog.round((v.share * 100)::numeric, 1), s.n_dead_tup, s.n_live_tup,
+                             CASE WHEN s.last_vacuum IS NULL AND s.last_autovacuum IS NULL
+                                  THEN 'never vacuumed since its statistics were reset'
+                                  ELSE pg_catalog.format('last vacuumed %s ago (%s)',
+                                           compute._duration(pg_catalog.now() - greatest(s.last_vacuum, s.last_autovacuum)),
+                                           CASE WHEN s.last_autovacuum >= s.last_vacuum OR s.last_vacuum IS NULL
+                                                THEN 'autovacuum' ELSE 'VACUUM' END)
+                             END
+                             || CASE WHEN v.verdict <> 'ok'
+                                     THEN ': autovacuum is not keeping up, or a transaction, prepared transaction or'
+                                          ' replication slot holds the xmin horizon back (the horizon rows) so that'
+                                          ' vacuum cannot remove them'
+                                     ELSE '' END)
+      FROM pg_catalog.pg_stat_user_tables s,
+           LATERAL (SELECT CASE WHEN s.n_dead_tup + s.n_live_tup = 0 THEN 0::float8
+                                ELSE s.n_dead_tup::float8 / (s.n_dead_tup + s.n_live_tup) END AS share) d,
+           LATERAL (SELECT d.share,
+                           CASE WHEN s.n_dead_tup < dead_floor THEN 'ok'
+                                WHEN d.share >= dead_critical THEN 'critical'
+                                WHEN d.share >= dead_warn THEN 'warn'
+                                ELSE 'ok' END AS verdict) v
+     WHERE s.relid = 'compute.jobs'::pg_catalog.regclass;
+
+    -- The indexes of compute.jobs: size, live entries as of the last vacuum,
+    -- scans. A large index with few entries (a drained backlog) keeps its
+    -- pages; REINDEX INDEX CONCURRENTLY gives them back.
+    RETURN QUERY
+    SELECT 'index_size', i.indexrelid::pg_catalog.regclass::text,
+           CASE WHEN x.bytes >= index_floor AND c.reltuples >= 0
+                     AND x.bytes >= index_bytes_per_entry * greatest(c.reltuples, 1) THEN 'warn'
+                ELSE 'ok' END,
+           x.bytes::float8,
+           pg_catalog.format('%s: %s, %s; index scans since the statistics were reset: %s',
+                             i.indexrelid::pg_catalog.regclass, pg_catalog.pg_size_pretty(x.bytes),
+                             CASE WHEN c.reltuples < 0 THEN 'its entries not counted yet'
+                                  ELSE pg_catalog.format('%s live entries when last counted (by vacuum, analyze or its build)',
+                                                         c.reltuples::bigint) END,
+                             coalesce(si.idx_scan, 0))
+           || CASE WHEN x.bytes >= index_floor AND c.reltuples >= 0
+                        AND x.bytes >= index_bytes_per_entry * greatest(c.reltuples, 1)
+                   THEN pg_catalog.format(': mostly empty pages; REINDEX INDEX CONCURRENTLY %s gives them back',
+                                          i.indexrelid::pg_catalog.regclass)
+                   ELSE '' END
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      LEFT JOIN pg_catalog.pg_stat_user_indexes si ON si.indexrelid = i.indexrelid,
+           LATERAL (SELECT pg_catalog.pg_relation_size(i.indexrelid) AS bytes) x
+     WHERE i.indrelid = 'compute.jobs'::pg_catalog.regclass
+     ORDER BY 2;
+
+    -- What holds the xmin horizon back, one row per kind: the oldest holder
+    -- in this database (or in none: walsenders, physical slots). Time held
+    -- decides for sessions and prepared transactions, transactions behind for
+    -- replication (a slot does not say since when).
+    RETURN QUERY
+    WITH holders AS (
+        SELECT CASE WHEN a.state LIKE 'idle in transaction%' THEN 'horizon_idle'
+                    WHEN a.backend_type = 'walsender' THEN 'horizon_replication'
+                    ELSE 'horizon_transaction' END AS kind,
+               'pid ' || a.pid AS who,
+               CASE WHEN a.backend_type = 'walsender' THEN NULL ELSE a.xact_start END AS since,
+               greatest(pg_catalog.age(a.backend_xid), pg_catalog.age(a.backend_xmin))::bigint AS xids,
+               pg_catalog.format('pid %s (role %s, application %L%s, %s)', a.pid, coalesce(a.usename::text, '?'),
+                                 a.application_name,
+                                 CASE WHEN a.client_addr IS NULL THEN '' ELSE ', client ' || pg_catalog.host(a.client_addr) END,
+                                 CASE WHEN a.state LIKE 'idle in transaction%'
+                                      THEN pg_catalog.format('%s for %s', a.state, compute._duration(pg_catalog.now() - a.state_change))
+                                      WHEN a.backend_type = 'walsender' THEN 'walsender, hot_standby_feedback'
+                                      ELSE coalesce(a.state, a.backend_type) END) AS description,
+               false AS inactive
+          FROM pg_catalog.pg_stat_activity a
+         WHERE a.pid <> pg_catalog.pg_backend_pid()
+           AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+           AND (a.datid IS NULL OR a.datname = pg_catalog.current_database())
+           -- (a vacuum's own snapshot does not hold the horizon back)
+           AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+        UNION ALL
+        SELECT 'horizon_prepared', pg_catalog.format('gid %L', p.gid), p.prepared, pg_catalog.age(p.transaction)::bigint,
+               pg_catalog.format('prepared transaction %L (owner %s)', p.gid, p.owner), false
+          FROM pg_catalog.pg_prepared_xacts p
+         WHERE p.database = pg_catalog.current_database()
+        UNION ALL
+        SELECT 'horizon_replication', pg_catalog.format('slot %L', r.slot_name), NULL, pg_catalog.age(r.xmin)::bigint,
+               pg_catalog.format('replication slot %L (%s, %s)', r.slot_name, r.slot_type,
+                                 CASE WHEN r.active THEN 'active, pid ' || r.active_pid ELSE 'inactive' END),
+               NOT r.active
+          FROM pg_catalog.pg_replication_slots r
+         WHERE r.xmin IS NOT NULL AND (r.database IS NULL OR r.database = pg_catalog.current_database())
+    ),
+    judged AS (
+        SELECT h.*,
+               CASE WHEN h.since IS NOT NULL THEN
+                        CASE WHEN pg_catalog.now() - h.since >= horizon_critical THEN 2
+                             WHEN pg_catalog.now() - h.since >= horizon_warn THEN 1 ELSE 0 END
+                    ELSE
+                        CASE WHEN h.xids >= slot_critical_xids THEN 2
+                             WHEN h.xids >= slot_warn_xids OR h.inactive THEN 1 ELSE 0 END
+               END AS severity
+          FROM holders h
+    ),
+    worst AS (
+        SELECT DISTINCT ON (j.kind) j.*
+          FROM judged j
+         ORDER BY j.kind, j.severity DESC, j.xids DESC NULLS LAST, j.since NULLS LAST
+    )
+    SELECT k.kind, w.who,
+           CASE coalesce(w.severity, 0) WHEN 2 THEN 'critical' WHEN 1 THEN 'warn' ELSE 'ok' END,
+           CASE WHEN w.kind IS NULL THEN 0::float8
+                WHEN w.since IS NOT NULL THEN pg_catalog.date_part('epoch', pg_catalog.now() - w.since)
+                ELSE w.xids::float8 END,
+           CASE WHEN w.kind IS NULL THEN k.none
+                ELSE pg_catalog.format('%s %s; it holds the xmin horizon %s %s back: vacuum cannot remove'
+                                       ' the row versions of compute.jobs that died since%s',
+                                       w.description,
+                                       CASE WHEN w.since IS NULL THEN 'does not say since when'
+                                            WHEN k.kind = 'horizon_prepared'
+                                            THEN 'was prepared ' || compute._duration(pg_catalog.now() - w.since) || ' ago'
+                                            ELSE 'has been in its transaction for ' || compute._duration(pg_catalog.now() - w.since) END,
+                                       coalesce(w.xids::text, '?'),
+                                       CASE WHEN w.xids = 1 THEN 'transaction' ELSE 'transactions' END,
+                                       CASE WHEN w.severity = 0 THEN ''
+                                            WHEN k.kind = 'horizon_prepared' THEN ' (COMMIT PREPARED or ROLLBACK PREPARED it)'
+                                            WHEN k.kind = 'horizon_replication' AND w.who LIKE 'slot %'
+                                            THEN ' (a standby gone for good: pg_drop_replication_slot)'
+                                            WHEN k.kind = 'horizon_replication' THEN ' (a long query on the standby)'
+                                            ELSE ' (end it, or pg_terminate_backend)' END)
+           END
+      FROM (VALUES (1, 'horizon_transaction', 'no transaction of another session holds the xmin horizon back'),
+                   (2, 'horizon_idle', 'no session idle in a transaction holds the xmin horizon back'),
+                   (3, 'horizon_prepared', 'no prepared transaction holds the xmin horizon back'),
+                   (4, 'horizon_replication', 'no replication slot or standby holds the xmin horizon back'))
+           AS k(n, kind, none)
+      LEFT JOIN worst w ON w.kind = k.kind
+     ORDER BY k.n;
+
+    -- Jobs that lost their lease long ago and are still in progress: nobody
+    -- calls requeue_stale() (jobs_lease_idx).
+    RETURN QUERY
+    WITH stuck AS (
+        SELECT j.queue::text AS queue, pg_catalog.count(*) AS jobs, pg_catalog.min(j.lease_expires) AS oldest
+          FROM compute.jobs j
+         WHERE j.status = 'in-progress' AND j.lease_expires < pg_catalog.now() - lease_warn
+         GROUP BY 1
+    )
+    SELECT f.* FROM (
+        SELECT 'stuck_leases' AS check_name, s.queue AS subject,
+               CASE WHEN pg_catalog.now() - s.oldest >= lease_critical THEN 'critical' ELSE 'warn' END AS verdict,
+               s.jobs::float8 AS value,
+               pg_catalog.format('%s in-progress %s of queue %L whose lease ran out more than %s ago (the oldest %s ago),'
+                                 ' not requeued: is compute.requeue_stale() called every few seconds?',
+                                 s.jobs, CASE WHEN s.jobs = 1 THEN 'job' ELSE 'jobs' END, s.queue, compute._duration(lease_warn), compute._duration(pg_catalog.now() - s.oldest))
+                   AS reason
+          FROM stuck s
+        UNION ALL
+        SELECT 'stuck_leases', NULL, 'ok', 0::float8,
+               pg_catalog.format('no in-progress job is past its lease by more than %s', compute._duration(lease_warn))
+         WHERE NOT EXISTS (SELECT FROM stuck)) f
+     ORDER BY f.verdict = 'critical' DESC, f.value DESC, f.subject;
+
+    -- Queues whose queued jobs wait while nobody grabs: the oldest queued job
+    -- waits since longer than stall_warn, and no job of the queue was grabbed
+    -- since it was queued (looking back stall_critical at most).
+    lookback := stall_critical;
+    RETURN QUERY
+    WITH candidates AS (
+        SELECT j.queue::text AS queue, pg_catalog.count(*) AS queued, pg_catalog.min(j.created) AS oldest
+          FROM compute.jobs j
+         WHERE j.status = 'queued'
+         GROUP BY 1
+        HAVING pg_catalog.min(j.created) < pg_catalog.now() - stall_warn
+    ),
+    idle AS (
+        SELECT c.*, g.last_grab,
+               pg_catalog.now() - greatest(c.oldest, g.last_grab) AS idle_for
+          FROM candidates c,
+               LATERAL (SELECT pg_catalog.max(x.grabbed) AS last_grab
+                          FROM (SELECT j.grabbed FROM compute.jobs j
+                                 WHERE j.status = 'in-progress' AND j.queue = c.queue
+                                   AND j.grabbed >= pg_catalog.now() - lookback
+                                UNION ALL
+                                SELECT j.grabbed FROM compute.jobs j
+                                 WHERE j.status IN ('complete', 'failed') AND j.queue = c.queue
+                                   AND j.finished >= pg_catalog.now() - lookback
+                                   AND j.grabbed >= pg_catalog.now() - lookback) x) g
+    ),
+    stalled AS (
+        SELECT i.*, CASE WHEN i.idle_for >= stall_critical THEN 'critical' ELSE 'warn' END AS verdict
+          FROM idle i
+         WHERE i.idle_for >= stall_warn
+    )
+    SELECT f.* FROM (
+        SELECT 'stalled_queue' AS check_name, s.queue AS subject, s.verdict,
+               pg_catalog.date_part('epoch', s.idle_for) AS value,
+               pg_catalog.format('queue %L has %s queued %s, the oldest queued %s ago, and %s: are its workers running?',
+                                 s.queue, s.queued, CASE WHEN s.queued = 1 THEN 'job' ELSE 'jobs' END, compute._duration(pg_catalog.now() - s.oldest),
+                                 CASE WHEN s.last_grab IS NULL
+                                      THEN 'no job of it was grabbed in the last ' || compute._duration(lookback)
+                                      ELSE 'its last grab was ' || compute._duration(pg_catalog.now() - s.last_grab) || ' ago'
+                                 END) AS reason
+          FROM stalled s
+        UNION ALL
+        SELECT 'stalled_queue', NULL, 'ok', 0::float8,
+               pg_catalog.format('every queue with jobs queued for more than %s had a grab since',
+                                 compute._duration(stall_warn))
+         WHERE NOT EXISTS (SELECT FROM stalled)) f
+     ORDER BY f.verdict = 'critical' DESC, f.value DESC, f.subject;
+END $$;
+COMMENT ON FUNCTION compute.health(interval, interval, interval, interval, interval, interval, float8, float8, bigint, bigint) IS
+    'one row per finding (ok, warn, critical) with its reason: dead rows and indexes of compute.jobs, what holds the xmin horizon back, jobs stuck past their lease, queues nobody grabs from';
+REVOKE EXECUTE ON FUNCTION compute.health(interval, interval, interval, interval, interval, interval, float8, float8, bigint, bigint),
+    compute._duration(interval) FROM PUBLIC;
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

@@ -164,7 +164,7 @@ class Fuzzer:
         self.failures = []
 
     def refresh(self):
-        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB
+        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB, HAS_OBSERVE
         self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL,"
                          " to_regprocedure('compute.grant_queue(regrole, text, text)') IS NOT NULL"
                          " AND to_regrole('fz_worker') IS NOT NULL,"
@@ -172,6 +172,8 @@ class Fuzzer:
                          " to_regproc('compute.wait_job') IS NOT NULL AND to_regproc('compute.submit_jobs') IS NOT NULL"
                          " AND to_regproc('compute.queue_channel') IS NOT NULL")
         HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB = self.cur.fetchone()
+        self.cur.execute("SELECT to_regproc('compute.health') IS NOT NULL AND to_regclass('compute.queue_stats') IS NOT NULL")
+        HAS_OBSERVE = self.cur.fetchone()[0]
         self.cur.execute("SELECT job_id FROM compute.jobs ORDER BY random() LIMIT 200")
         KNOWN = [bytes(r[0]) for r in self.cur.fetchall()]
         self.cur.execute("SELECT DISTINCT queue FROM compute.jobs LIMIT 20")
@@ -528,6 +530,38 @@ class Fuzzer:
             return self.run("submit_jobs", "SELECT * FROM compute.submit_jobs(%s)" % ", ".join(args), params)
         self.run("queue_channel", "SELECT compute.queue_channel(%s)", [text()])
 
+    def f_observe(self):
+        """The queue overview and the health check (1.2.0): read-only, with
+        edge windows and thresholds now and then (mostly valid ones, so that
+        both functions complete enough calls)."""
+        if not HAS_OBSERVE:
+            return self.f_single()
+
+        def window():
+            return rng.choice(["1 hour", "5 minutes", "0", "30 days"]) if rng.random() < 0.8 else interval()
+
+        r = rng.random()
+        if r < 0.2:
+            cols = rng.choice(["*", "queue, queued, wait_p99", "queue, expired", "count(*)"])
+            return self.run("queue_stats", "SELECT %s FROM compute.queue_stats" % cols, compute_call=False)
+        if r < 0.6:
+            return self.run("queue_stats", "SELECT * FROM compute.queue_stats(CAST(%s AS interval), %s)",
+                            [window(), rng.choice([True, False, True, False, None])])
+        names = ["horizon_warn", "horizon_critical", "lease_warn", "lease_critical", "stall_warn", "stall_critical",
+                 "dead_warn", "dead_critical", "slot_warn_xids", "slot_critical_xids"]
+        args, params = [], []
+        for name in rng.sample(names, rng.choice([0, 0, 1, 1, 2, 3])):
+            if name.startswith("dead"):
+                args.append("%s => CAST(%%s AS float8)" % name)
+                params.append(rng.choice([0.3, 0.6, 1, 0, 1.5, -1, "NaN", None]))
+            elif name.startswith("slot"):
+                args.append("%s => CAST(%%s AS bigint)" % name)
+                params.append(rng.choice([10 ** 7, 10 ** 8, 0, 1, -1, None]))
+            else:
+                args.append("%s => CAST(%%s AS interval)" % name)
+                params.append(window())
+        self.run("health", "SELECT * FROM compute.health(%s)" % ", ".join(args), params)
+
     def f_rights(self):
         """Queue rights (1.2.0): grant and revoke them, and call compute as
         a role they limit (SET ROLE fz_worker)."""
@@ -557,7 +591,7 @@ class Fuzzer:
     FORMS = [("f_submit", 14), ("f_grab", 12), ("f_finish", 12), ("f_single", 12), ("f_interval", 8), ("f_bulk", 10),
              ("f_cursor", 4), ("f_subtxn", 6), ("f_timeout", 4), ("f_trigger", 4), ("f_prepared", 3), ("f_copy", 3),
              ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6), ("f_andgrab", 8),
-             ("f_waitsubmit", 12)]
+             ("f_waitsubmit", 12), ("f_observe", 8)]
 
     def report(self):
         print("fuzz_calls: SQLSTATEs: %s" % ", ".join("%s x%d" % kv for kv in sorted(self.codes.items())))
@@ -594,6 +628,7 @@ HAS_LEASES = False
 HAS_RIGHTS = False
 HAS_WAIT = False
 HAS_WAIT_JOB = False
+HAS_OBSERVE = False
 
 
 def hashlib_md5(text_):

@@ -44,6 +44,13 @@ SELECT count(*) AS jobs,
                           AND j.lost_leases = 0 AND j.error IS NULL) AS new_columns_default
   FROM t.before_update b JOIN compute.jobs j USING (job_id);
 
+-- The queue overview and the health check (1.2.0) read the old jobs: the
+-- in-progress ones from 1.0.0 have no lease, so none is past it.
+SELECT queue, queued, in_progress, complete, failed, expired, lease_expired, grabbed_recent, completed_recent
+  FROM compute.queue_stats ORDER BY queue;
+SELECT check_name, count(*) AS rows, max(verdict) AS verdict FROM compute.health()
+ WHERE check_name IN ('stuck_leases', 'stalled_queue', 'dead_rows') GROUP BY 1 ORDER BY 1;
+
 -- Every function works on the old jobs. An in-progress job from 1.0.0 is at
 -- attempt 0 with no lease: its worker may finish it with or without that
 -- token, heartbeat it (giving it a lease), and requeue_stale(interval)
