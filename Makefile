@@ -45,7 +45,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifeq ($(wildcard $(PGXS)),)
 # No PGXS yet (a fresh machine): install the dependencies, then run again.
-all install demo unit installcheck bench:
+all install demo unit installcheck bench bench-latency:
 	bash scripts/deps.sh
 	$(MAKE) $@
 test deb dist:
@@ -58,7 +58,7 @@ include $(PGXS)
 override CXXFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 
-.PHONY: deps deps-package demo test unit bench deb dist
+.PHONY: deps deps-package demo test unit bench bench-latency deb dist
 deps:
 	bash scripts/deps.sh
 
@@ -80,6 +80,13 @@ test: deps-package all
 bench: deps all
 	$(MAKE) install
 	bash bench/run.sh
+
+# Submit-to-grab and submit-to-result latency against graphile-worker (npm,
+# pinned by bench/latency/package-lock.json); bench/README.md.
+bench-latency: deps all
+	$(MAKE) install
+	cd bench/latency && npm ci --no-audit --no-fund --loglevel=error
+	bash bench/latency.sh
 
 # The package is built from a copy of the checkout in build/deb, with
 # dpkg-buildpackage and the debian/ directory (pg_buildext's pgxs_loop).
