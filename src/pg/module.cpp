@@ -49,10 +49,16 @@ _PG_init(void) {
 	                        &compute::pg::wait_recheck_ms, 1000, 10, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
 	                        nullptr, nullptr);
 	DefineCustomBoolVariable("compute.notify",
-	                         "Sends NOTIFY at commit: on a queue's channel when jobs enter queued, on "
-	                         "compute_finished when jobs finish or expire.",
+	                         "Sends NOTIFY at commit on a queue's channel when jobs enter queued (and, with "
+	                         "compute.notify_finished, on compute_finished when jobs finish or expire).",
 	                         "Channel of a queue: compute.queue_channel(queue).", &compute::pg::notify_enabled, true,
 	                         PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("compute.notify_finished",
+	                         "Also sends NOTIFY compute_finished when jobs finish or expire (with compute.notify on).",
+	                         "Off by default: PostgreSQL serializes the commits of transactions that notify, "
+	                         "which with synchronous_commit = on costs a WAL flush per finishing commit. "
+	                         "wait_job needs no NOTIFY.",
+	                         &compute::pg::notify_finished, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();

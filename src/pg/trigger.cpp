@@ -325,7 +325,7 @@ Announce(HeapTuple row, TupleDesc desc, const Columns &col, const Bytes &id, com
 		if (!queue.null && pg_md5_hash(queue.data, queue.len, channel + strlen(channel), &errstr)) {
 			compute::pg::QueueNotify(channel, nullptr);
 		}
-	} else if (to != compute::Status::InProgress) {
+	} else if (to != compute::Status::InProgress && compute::pg::notify_finished) {
 		char payload[64];
 		static const char digits[] = "0123456789abcdef";
 		for (int i = 0; i < 16; i++) {

@@ -22,6 +22,7 @@ namespace compute::pg {
 
 int wait_recheck_ms = 1000;
 bool notify_enabled = true;
+bool notify_finished = false;
 
 namespace {
 

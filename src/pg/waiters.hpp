@@ -22,6 +22,12 @@ extern int wait_recheck_ms;
 // compute.notify: transitions send NOTIFY (default on).
 extern bool notify_enabled;
 
+// compute.notify_finished: terminal transitions also notify
+// compute_finished (default off: a transaction that notifies holds
+// PostgreSQL's notify lock through its commit, so finishing commits would
+// flush the WAL one at a time; wait_job needs no NOTIFY).
+extern bool notify_finished;
+
 // From _PG_init.
 void
 InitWaiters();

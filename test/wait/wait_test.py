@@ -238,7 +238,8 @@ def preloaded(admin):
     check("wait_job of an unknown job: P0002", w.error == "P0002", f"error={w.error}")
 
     # 9. NOTIFY: a queue's channel once per transaction, at commit only; the
-    # terminal transitions on compute_finished, one per job.
+    # terminal transitions on compute_finished, one per job, when
+    # compute.notify_finished is on (off by default).
     listener = connect()
     lcur = listener.cursor()
     lcur.execute("SELECT compute.queue_channel('n1')")
@@ -283,9 +284,13 @@ def preloaded(admin):
         other.rollback()
     check("a transaction that queues a job can be prepared (it notifies nothing)",
           prepared == "ok" and drain() == [], f"prepare={prepared}")
+    cur.execute("SELECT count(compute.finish_job(job_id, 'complete')) FROM compute.grab_job('n1', 2)")
+    check("finishes notify nothing by default (compute.notify_finished is off)", drain() == [])
+    cur.execute("SET compute.notify_finished = on")
     cur.execute("SELECT count(compute.finish_job(job_id, 'complete')) FROM compute.grab_job('n1', 3)")
+    cur.execute("RESET compute.notify_finished")
     got = drain()
-    check("3 finishes notify compute_finished three times, with job id and status",
+    check("with compute.notify_finished, 3 finishes notify compute_finished three times, with job id and status",
           len(got) == 3 and all(n.channel == "compute_finished" and n.payload.endswith(" complete") and
                                 len(n.payload.split()[0]) == 32 for n in got),
           f"got={[(n.channel, n.payload) for n in got]}")
