@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 5 (`make bench`): jobs/s of compute against
+# The benchmark of issues 5 and 10 (`make bench`): jobs/s of compute against
 # hand-written SQL on the same schema, on a throwaway PostgreSQL instance with
 # fixed settings. A tool, not a test: it asserts nothing about speed.
 #
@@ -9,18 +9,30 @@
 # so that drift of the machine hits all alike. Prints a markdown table of
 # median/min/max jobs/s and the goal ratios; writes it to build/bench/results.md.
 #
+# The server runs with synchronous_commit=off fsync=off, except for the
+# `sync` scenario: for it the driver restarts the server with
+# synchronous_commit=on fsync=on (with fsync=off a WAL flush costs nothing and
+# synchronous_commit=on would measure nothing), and back afterwards.
+#
 # Environment (defaults in brackets):
 #   BENCH_ROUNDS [3]      rounds; each runs every (scenario, system) once
 #   BENCH_SECONDS [20]    length of one pgbench run
 #   BENCH_JOBS [200000]   queued jobs loaded at least (more when a run could
 #                         take them all: see BENCH_RATE)
-#   BENCH_SCENARIOS ["clean xmin depth ops"]
-#   BENCH_SYSTEMS ["limit sql sql10 compute compute_token compute10"]
+#   BENCH_SCENARIOS ["clean xmin depth sync ops"]
+#   BENCH_SYSTEMS ["limit sql sql10 compute compute_token compute10
+#                   sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"]
+#                         each scenario runs those of its systems that are
+#                         in the list: clean all but finish_and_grab_nonotify,
+#                         xmin the one-transaction ones (limit ... compute10),
+#                         depth sql and compute, sync limit, sql_loop,
+#                         compute_loop, finish_and_grab, finish_and_grab_nonotify
 #   BENCH_RATE [20000]    jobs/s that the queue is sized for: a run loads
 #                         max(BENCH_JOBS, BENCH_SECONDS * BENCH_RATE) jobs,
 #                         2.5 times that for the batch systems, twice that
 #                         for limit; a run that still empties the queue is
 #                         rerun with twice the jobs
+#   BENCH_SYNC_RATE [10000] the same for the sync scenario
 #   BENCH_PG_OPTS [""]    extra server settings, space separated (name=value)
 #   BENCH_PORT [5432]     port of the instance (its socket is in a private dir)
 set -euo pipefail
@@ -30,26 +42,38 @@ cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_SECONDS:-20}
 JOBS=${BENCH_JOBS:-200000}
-SCENARIOS=${BENCH_SCENARIOS:-clean xmin depth ops}
-SYSTEMS=${BENCH_SYSTEMS:-limit sql sql10 compute compute_token compute10}
+SCENARIOS=${BENCH_SCENARIOS:-clean xmin depth sync ops}
+ALL_SYSTEMS="limit sql sql10 compute compute_token compute10 sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"
+SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
+# the systems of each scenario (run if in SYSTEMS)
+CLEAN_SYSTEMS="limit sql sql10 compute compute_token compute10 sql_loop compute_loop finish_and_grab"
+XMIN_SYSTEMS="limit sql sql10 compute compute_token compute10"
+DEPTH_SYSTEMS="sql compute"
+SYNC_SYSTEMS="limit sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"
 RATE=${BENCH_RATE:-20000}
+SYNC_RATE=${BENCH_SYNC_RATE:-10000}
 PORT=${BENCH_PORT:-5432}
 CLIENTS=8
 THREADS=2
 # compute is preloaded, as the README recommends: its queue marks live in
 # shared memory (BENCH_PG_OPTS="compute.queue_marks=off" measures without).
-SETTINGS="synchronous_commit=off shared_buffers=1GB max_connections=50 autovacuum=on checkpoint_timeout=30min max_wal_size=8GB shared_preload_libraries=compute"
+SETTINGS="shared_buffers=1GB max_connections=50 autovacuum=on checkpoint_timeout=30min max_wal_size=8GB shared_preload_libraries=compute"
+# The durability of a commit, last on the command line (after BENCH_PG_OPTS:
+# the last -c wins), so that each mode is what it says: every scenario but
+# sync runs with MODE_OFF, sync with MODE_ON.
+MODE_OFF="synchronous_commit=off fsync=off"
+MODE_ON="synchronous_commit=on fsync=on"
 
 for s in $SCENARIOS; do
-	case $s in clean | xmin | depth | ops) ;; *)
-		echo "bench: unknown scenario '$s' (clean xmin depth ops)" >&2
+	case $s in clean | xmin | depth | sync | ops) ;; *)
+		echo "bench: unknown scenario '$s' (clean xmin depth sync ops)" >&2
 		exit 2
 		;;
 	esac
 done
 for s in $SYSTEMS; do
-	case $s in limit | sql | sql10 | compute | compute_token | compute10) ;; *)
-		echo "bench: unknown system '$s' (limit sql sql10 compute compute_token compute10)" >&2
+	case " $ALL_SYSTEMS " in *" $s "*) ;; *)
+		echo "bench: unknown system '$s' ($ALL_SYSTEMS)" >&2
 		exit 2
 		;;
 	esac
@@ -60,7 +84,7 @@ mkdir -p "$out/logs"
 rm -f "$out"/logs/*
 runs_tsv=$out/runs.tsv
 ops_tsv=$out/ops.tsv
-printf 'round\tscenario\tsystem\trows\ttxns\ttps\tjobs\tjobs_per_s\tfirst_tps\tlast_tps\tnote\n' >"$runs_tsv"
+printf 'round\tscenario\tsystem\trows\ttxns\ttps\tjobs\tjobs_per_s\tfirst_tps\tlast_tps\tcommits\tnote\n' >"$runs_tsv"
 printf 'round\tqp_first_ms\tqp_last_ms\tqp_last_position\texpire_ms\texpired\n' >"$ops_tsv"
 
 dir=$(scratch_dir bench)
@@ -76,12 +100,32 @@ q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
 log() { echo "bench: $*" >&2; }
 
 # shellcheck disable=SC2086 # settings are words on purpose
-pg_start "$dir" "$PORT" $SETTINGS ${BENCH_PG_OPTS:-}
+pg_start "$dir" "$PORT" $SETTINGS ${BENCH_PG_OPTS:-} $MODE_OFF
+mode=off
+
+# server_mode off|on: the server in that mode (restarted if it is not), and
+# checked: SHOW from a new session, as pgbench's sessions will see it.
+server_mode() {
+	local want=$1 settings now
+	if [ "$mode" != "$want" ]; then
+		settings=$MODE_OFF
+		[ "$want" = on ] && settings=$MODE_ON
+		log "restarting the server with $settings"
+		# shellcheck disable=SC2086 # settings are words on purpose
+		pg_restart "$dir" "$PORT" $SETTINGS ${BENCH_PG_OPTS:-} $settings
+		mode=$want
+	fi
+	now=$(q -F' ' -c "SELECT current_setting('synchronous_commit'), current_setting('fsync')")
+	[ "$now" = "$want $want" ] || {
+		log "the server runs with synchronous_commit and fsync '$now', not $want"
+		exit 1
+	}
+}
 q -f bench/schema.sql
 q <<'SQL'
 CREATE SCHEMA results;
 CREATE TABLE results.runs (round int, scenario text, system text, rows bigint, txns bigint,
-    tps float8, jobs bigint, jobs_per_s float8, first_tps float8, last_tps float8, note text);
+    tps float8, jobs bigint, jobs_per_s float8, first_tps float8, last_tps float8, commits bigint, note text);
 CREATE TABLE results.ops (round int, qp_first_ms float8, qp_last_ms float8,
     qp_last_position bigint, expire_ms float8, expired bigint);
 SQL
@@ -151,11 +195,24 @@ xmin_release() {
 	fi
 }
 
+# committed: the transactions committed in the database so far, once the
+# sessions of the last pgbench run have gone (a backend reports its counts
+# when it exits). The commits of a run over its jobs: how many commits a
+# job took.
+committed() {
+	local _
+	for _ in $(seq 100); do
+		[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" = 0 ] && break
+		sleep 0.05
+	done
+	q -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+}
+
 # run ROUND SCENARIO SYSTEM: one measured run; appends to runs.tsv and results.runs.
 run() {
 	local round=$1 scenario=$2 system=$3
 	# size: queued jobs loaded, in halves of BENCH_SECONDS * BENCH_RATE
-	local table script size=2 rows finished=0 queued_sys=1 defs=""
+	local table script size=2 rows finished=0 queued_sys=1 defs="" rate=$RATE pgoptions=${PGOPTIONS:-}
 	case $system in
 	limit) table=bench.jobs script=limit queued_sys=0 size=4 ;;
 	sql) table=bench.jobs script=sql ;;
@@ -163,16 +220,22 @@ run() {
 	compute) table=compute.jobs script=compute ;;
 	compute_token) table=compute.jobs script=compute_token ;;
 	compute10) table=compute.jobs script=compute10 size=5 ;;
+	sql_loop) table=bench.jobs script=sql_loop ;;
+	compute_loop) table=compute.jobs script=compute_loop ;;
+	finish_and_grab) table=compute.jobs script=finish_and_grab ;;
+	# the same without the NOTIFY that every finish sends at commit
+	finish_and_grab_nonotify) table=compute.jobs script=finish_and_grab pgoptions="$pgoptions -c compute.notify=off" ;;
 	esac
-	rows=$((DURATION * RATE * size / 2))
+	[ "$scenario" = sync ] && rate=$SYNC_RATE
+	rows=$((DURATION * rate * size / 2))
 	[ "$rows" -ge "$JOBS" ] || rows=$JOBS
 	case $scenario in
 	depth1k) rows=1000 script=depth_$script ;;
 	depth1m) rows=1000000 finished=1000000 script=depth_$script ;;
 	esac
-	defs="-D n=0 -D clients=$CLIENTS -D rows=$rows"
+	defs="-D n=0 -D held=0 -D clients=$CLIENTS -D rows=$rows"
 
-	local attempt note="" logf txns tps jobs jps first last dry rc
+	local attempt note="" logf txns tps jobs jps first last dry rc commits
 	for attempt in 1 2; do
 		local t0=$SECONDS
 		load "$table" "$rows" "$finished"
@@ -181,10 +244,12 @@ run() {
 		[ "$scenario" = xmin ] && xmin_hold "$table"
 		logf=$out/logs/r$round-$scenario-$system-$attempt.log
 		[ "$pgss" = 0 ] || q -c 'SELECT pg_stat_statements_reset()' >/dev/null
+		commits=$(committed)
 		rc=0
 		# shellcheck disable=SC2086
-		pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -P "$(((DURATION + 4) / 5))" \
+		PGOPTIONS=$pgoptions pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -P "$(((DURATION + 4) / 5))" \
 			$defs -f "bench/$script.sql" >"$logf" 2>&1 || rc=$?
+		commits=$(($(committed) - commits))
 		[ -n "$xmin" ] && xmin_release
 		[ "$pgss" = 0 ] || psql -X -c "SELECT calls, plans, round(mean_plan_time::numeric, 4) AS plan_ms,
 		        round(mean_exec_time::numeric, 4) AS exec_ms, shared_blks_hit / calls AS hits_per_call,
@@ -217,21 +282,23 @@ run() {
 		if [ "$dry" = 1 ] && [ "$attempt" = 1 ]; then
 			log "round $round, $scenario, $system: the queue of $rows ran dry; reloading with $((rows * 2)) and running again"
 			rows=$((rows * 2))
-			defs="-D n=0 -D clients=$CLIENTS -D rows=$rows"
+			defs="-D n=0 -D held=0 -D clients=$CLIENTS -D rows=$rows"
 			continue
 		fi
 		[ "$attempt" = 2 ] && note="${note:+$note; }rerun with 2x queue"
 		[ "$dry" = 1 ] && note="${note:+$note; }RAN DRY"
 		break
 	done
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$system" "$rows" \
-		"$txns" "$tps" "$jobs" "$jps" "$first" "$last" "$note" >>"$runs_tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$system" "$rows" \
+		"$txns" "$tps" "$jobs" "$jps" "$first" "$last" "$commits" "$note" >>"$runs_tsv"
 	q -v round="$round" -v scenario="$scenario" -v system="$system" -v rows="$rows" -v txns="$txns" \
-		-v tps="$tps" -v jobs="$jobs" -v jps="$jps" -v first="$first" -v last="$last" -v note="$note" <<'SQL'
+		-v tps="$tps" -v jobs="$jobs" -v jps="$jps" -v first="$first" -v last="$last" -v commits="$commits" \
+		-v note="$note" <<'SQL'
 INSERT INTO results.runs VALUES (:round, :'scenario', :'system', :rows, :txns, :tps, :jobs, :jps,
-                                 :first, :last, nullif(:'note', ''));
+                                 :first, :last, :commits, nullif(:'note', ''));
 SQL
-	log "round $round $(printf '%-8s %-10s' "$scenario" "$system") $(printf '%9s' "$jps") jobs/s  ($txns txns, $rows queued at start, loaded in ${loadtime} s${note:+; $note})"
+	log "round $round $(printf '%-8s %-15s' "$scenario" "$system") $(printf '%9s' "$jps") jobs/s" \
+		"($txns txns, $commits commits, $rows queued at start, loaded in ${loadtime} s${note:+; $note})"
 }
 
 # ops ROUND: compute.queue_position of the first and the last job in a queue
@@ -266,12 +333,20 @@ SQL
 
 for round in $(seq "$ROUNDS"); do
 	for scenario in $SCENARIOS; do
+		if [ "$scenario" = sync ]; then server_mode on; else server_mode off; fi
 		case $scenario in
-		clean | xmin)
-			for system in $SYSTEMS; do run "$round" "$scenario" "$system"; done
+		clean | xmin | sync)
+			list=$CLEAN_SYSTEMS
+			[ "$scenario" = xmin ] && list=$XMIN_SYSTEMS
+			[ "$scenario" = sync ] && list=$SYNC_SYSTEMS
+			for system in $list; do
+				# shellcheck disable=SC2086 # a list of words
+				has "$system" $SYSTEMS || continue
+				run "$round" "$scenario" "$system"
+			done
 			;;
 		depth)
-			for system in sql compute; do
+			for system in $DEPTH_SYSTEMS; do
 				# shellcheck disable=SC2086 # a list of words
 				has "$system" $SYSTEMS || continue
 				run "$round" depth1k "$system"
@@ -291,8 +366,9 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "- machine: $(nproc) CPUs, $cpu, $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo)," \
 		"load average $load_start at start, $load_end at end"
 	echo "- server: $pgversion"
-	echo "- settings: $SETTINGS fsync=off${BENCH_PG_OPTS:+ $BENCH_PG_OPTS}"
-	echo "- run: \`$(for v in BENCH_ROUNDS BENCH_SECONDS BENCH_JOBS BENCH_SCENARIOS BENCH_SYSTEMS BENCH_RATE BENCH_PG_OPTS; do
+	echo "- settings: $SETTINGS${BENCH_PG_OPTS:+ $BENCH_PG_OPTS}, and $MODE_OFF" \
+		"(every scenario but sync) or $MODE_ON (sync: the server restarted with these)"
+	echo "- run: \`$(for v in BENCH_ROUNDS BENCH_SECONDS BENCH_JOBS BENCH_SCENARIOS BENCH_SYSTEMS BENCH_RATE BENCH_SYNC_RATE BENCH_PG_OPTS; do
 		[ -n "${!v:-}" ] && printf "%s='%s' " "$v" "${!v}"
 	done)make bench\`: $ROUNDS round(s), ${DURATION} s per run, $CLIENTS clients (-c $CLIENTS -j $THREADS -M prepared)," \
 		"$(date -u '+%Y-%m-%d %H:%M UTC'), took $((elapsed / 60)) min $((elapsed % 60)) s"

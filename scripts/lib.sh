@@ -33,11 +33,28 @@ pg_start() {
 	shift 2
 	as_pg initdb -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log"; return 1; }
-	local opts="-p $port -k $dir -c listen_addresses= -c fsync=off -c max_connections=50"
-	for o in "$@"; do opts="$opts -c $o"; done
-	as_pg pg_ctl -D "$dir/data" -o "$opts" -l "$dir/server.log" -w start >/dev/null ||
+	as_pg pg_ctl -D "$dir/data" -o "$(pg_opts "$dir" "$port" "$@")" -l "$dir/server.log" -w start >/dev/null ||
 		{ cat "$dir/server.log"; return 1; }
 	export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+}
+
+# pg_opts DIR PORT [options...]: the server's command line options of
+# pg_start. fsync=off unless an option says otherwise (the last -c wins).
+pg_opts() {
+	local dir=$1 port=$2
+	shift 2
+	local opts="-p $port -k $dir -c listen_addresses= -c fsync=off -c max_connections=50"
+	for o in "$@"; do opts="$opts -c $o"; done
+	echo "$opts"
+}
+
+# pg_restart DIR PORT [postgres -c options...]: restart the cluster started
+# in DIR by pg_start with these options instead of its first ones.
+pg_restart() {
+	local dir=$1 port=$2
+	shift 2
+	as_pg pg_ctl -D "$dir/data" -o "$(pg_opts "$dir" "$port" "$@")" -l "$dir/server.log" -m fast -w restart >/dev/null ||
+		{ cat "$dir/server.log"; return 1; }
 }
 
 # pg_stop DIR [mode]: stop the cluster started in DIR.
