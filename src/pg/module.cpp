@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include "pg/maintenance.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
 #include "pg/rights.hpp"
@@ -52,6 +53,7 @@ _PG_init(void) {
 	                         "compute_finished when jobs finish or expire.",
 	                         "Channel of a queue: compute.queue_channel(queue).", &compute::pg::notify_enabled, true,
 	                         PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	compute::pg::InitMaintenance();
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();
