@@ -34,7 +34,10 @@ tests=()
 for t in ${TAP_TESTS:-$(cd test/t && ls *.pl)}; do tests+=("t/$t"); done
 
 set +e
+# PG_TEST_TIMEOUT_DEFAULT (the framework's deadline, 180 s) may be lowered
+# to see a broken build fail sooner.
 (cd "$dir" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB="$perl_lib" PG_REGRESS="$PG_REGRESS" TESTDIR="$dir" \
+	${PG_TEST_TIMEOUT_DEFAULT:+PG_TEST_TIMEOUT_DEFAULT=$PG_TEST_TIMEOUT_DEFAULT} \
 	prove -v "${tests[@]}") 2>&1 | tee "$dir/prove.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -20,6 +20,8 @@ base=(
 	binutils                   # objdump (check-sanitizers: palloc goes through the ASan wrapper)
 	python3-psycopg            # the Python example worker (psycopg 3) and its check (check-examples)
 	nodejs npm                 # the Node.js example worker (pg from npm, `npm ci` in check-examples)
+	libipc-run-perl            # IPC::Run for PostgreSQL's TAP framework (check-maintenance)
+	postgresql-15-cron         # pg_cron, the alternative to the maintenance worker (check-maintenance)
 )
 package=(
 	dpkg-dev debhelper         # dpkg-buildpackage, dh (make deb, check-package)

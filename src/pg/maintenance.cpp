@@ -668,6 +668,26 @@ Tick() {
 	return timeout;
 }
 
+// Tells every worker to exit (the launcher is going: at shutdown, or
+// pg_terminate_backend; no worker runs unsupervised).
+void
+StopWorkers() {
+	Latch *latches[kMaxDatabases];
+	int count = 0;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < kMaxDatabases; i++) {
+		Slot &slot = shared->slots[i];
+		slot.stop = true;
+		if (slot.pid != 0 && slot.latch != nullptr) {
+			latches[count++] = slot.latch;
+		}
+	}
+	SpinLockRelease(&shared->mutex);
+	for (int n = 0; n < count; n++) {
+		SetLatch(latches[n]);
+	}
+}
+
 // Clears the launcher's latch from shared memory when it exits.
 void
 LauncherExit(int, Datum) {
@@ -812,7 +832,7 @@ Expire(bool requeue, TimestampTz &last_requeue) {
 	                      "compute maintenance: expired %lld complete jobs in database \"%s\" not accessed for %s, "
 	                      "in %d transactions",
 	                      static_cast<unsigned long>(expired), static_cast<long long>(expired), my_database,
-	                      GetConfigOption("compute.expire_after", false, false), transactions),
+	                      GetConfigOptionByName("compute.expire_after", nullptr, false), transactions),
 	        errhidestmt(true));
 }
 
@@ -962,7 +982,8 @@ compute_maintenance_launcher_main(Datum) {
 	ApplyDatabases();
 	for (;;) {
 		if (ProcDiePending) {
-			proc_exit(0); // shutdown: a quiet exit
+			StopWorkers();
+			proc_exit(0); // a quiet exit; not started again until the server restarts
 		}
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending) {

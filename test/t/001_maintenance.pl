@@ -20,7 +20,7 @@ $node->init;
 $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'compute'
-compute.databases = 'app, other, noext, later'
+compute.databases = 'app, other, noext, later, v100'
 compute.requeue_interval = '1s'
 compute.expire_interval = '1s'
 compute.expire_after = '1h'
@@ -38,6 +38,8 @@ for my $db (qw(app other))
 	$node->safe_psql($db, 'CREATE EXTENSION compute');
 }
 $node->safe_psql('postgres', 'CREATE DATABASE noext');
+$node->safe_psql('postgres', 'CREATE DATABASE v100');
+$node->safe_psql('v100', "CREATE EXTENSION compute VERSION '1.0.0'");
 
 # The worker of each database that exists, under a name people can read.
 sub workers
@@ -50,7 +52,7 @@ ok( $node->poll_query_until(
 		'postgres',
 		"SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity"
 		  . " WHERE backend_type = 'compute maintenance'",
-		'app,noext,other'),
+		'app,noext,other,v100'),
 	'one worker per listed database that exists');
 is( $node->safe_psql(
 		'postgres',
@@ -113,11 +115,35 @@ my ($transactions, $largest) = split /\|/,
 	  . " WHERE queue = 'old' GROUP BY 1) t");
 cmp_ok($transactions, '>=', 25, "expired in at least 25 transactions ($transactions)");
 cmp_ok($largest, '<=', 100, "no transaction expired more than a batch ($largest)");
+# All at once: the round goes on batch after batch until one comes back short
+# (the jobs were committed together, so one round finds them all). The line
+# is written once the round has ended, after the last (short) batch.
+$node->wait_for_log(qr/expired 2500 complete jobs in database "app" not accessed for 1h, in 26 transactions/);
+pass('one round expired them all, batch after batch');
+
+# A database at 1.0.0 (no leases, so no requeue_stale()): its old complete
+# jobs expire.
+$node->safe_psql(
+	'v100', q{
+BEGIN;
+INSERT INTO compute.jobs (job_id, status, queue)
+  SELECT decode(md5(q), 'hex'), 'queued', q FROM unnest(ARRAY['old', 'new']) q;
+UPDATE compute.jobs SET status = 'in-progress';
+UPDATE compute.jobs SET status = 'complete';
+UPDATE compute.jobs SET last_accessed = now() - interval '2 hours' WHERE queue = 'old';
+COMMIT;
+});
+ok( $node->poll_query_until(
+		'v100', "SELECT string_agg(queue || '=' || status, ',' ORDER BY queue) FROM compute.jobs",
+		'new=complete,old=expired'),
+	'in a database at 1.0.0 the old job expires');
+$node->wait_for_log(qr/looking after the jobs of database "v100" \(compute 1\.0\.0\)\n.*DETAIL: +This version has no leases/);
+pass('the worker of a database at 1.0.0 says it has nothing to requeue');
 
 # A database listed without the extension: the worker waits (logged once),
 # and starts when the extension is created.
-ok($node->log_contains(qr/extension "compute" is not installed in database "noext"; waiting/),
-	'a database without the extension is logged');
+$node->wait_for_log(qr/extension "compute" is not installed in database "noext"; waiting/);
+pass('a database without the extension is logged');
 $node->safe_psql('noext', 'CREATE EXTENSION compute');
 $job = lost_lease_job('noext', 'n');
 ok( $node->poll_query_until(
@@ -128,8 +154,8 @@ my $noext_lines = () =
 is($noext_lines, 1, 'the missing extension was logged once, not at every look');
 
 # A database listed before it exists: waited for, started when created.
-ok($node->log_contains(qr/database "later" does not exist; waiting for it/),
-	'a listed database that does not exist is logged');
+$node->wait_for_log(qr/database "later" does not exist; waiting for it/);
+pass('a listed database that does not exist is logged');
 $node->safe_psql('postgres', 'CREATE DATABASE later');
 $node->safe_psql('later', 'CREATE EXTENSION compute');
 $job = lost_lease_job('later', 'l');
@@ -206,22 +232,50 @@ ok( $node->poll_query_until(
 $node->wait_for_log(qr/stopping the worker of database "other"/, $log);
 pass('the worker of the database no longer listed is stopped, and it says so');
 
-# A clean shutdown, and a clean log before it: no crash, no maintenance
-# process ending in an error (a process's lines carry its backend type,
-# log_line_prefix %b). At the shutdown itself, a worker caught inside a
-# statement may be ended by FATAL like any backend; nothing may crash.
-my $before_shutdown = slurp_file($node->logfile);
-like($before_shutdown, qr/\] compute maintenance +LOG: +compute maintenance: requeue_stale/,
+# A clean log so far: no crash, no maintenance process ending in an error
+# (a process's lines carry its backend type, log_line_prefix %b).
+my $clean_part = slurp_file($node->logfile);
+like($clean_part, qr/\] compute maintenance +LOG: +compute maintenance: requeue_stale/,
 	"the workers' lines carry their backend type (what the next checks look for)");
+unlike($clean_part, qr/background worker "compute maintenance[^"]*" \(PID \d+\) exited with exit code/,
+	'no maintenance process exited with an error');
+unlike($clean_part, qr/\] compute maintenance(?: launcher)? +(?:ERROR|FATAL|PANIC|WARNING):/,
+	'no error or warning from the maintenance processes');
+
+# pg_terminate_backend: a worker is started again by the launcher; the
+# launcher takes its workers with it and stays away until a restart.
+# (SIGTERM in the middle of a statement ends a worker with FATAL, like any
+# backend: the log is no longer checked for that from here on.)
+my $old_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'compute maintenance' AND datname = 'third'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old_pid)");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT pid <> $old_pid FROM pg_stat_activity WHERE backend_type = 'compute maintenance' AND datname = 'third'"),
+	'a terminated worker is started again');
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'compute maintenance launcher'");
+ok( $node->poll_query_until(
+		'postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'compute maintenance%'", '0'),
+	'a terminated launcher stops its workers');
+$node->restart;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity"
+		  . " WHERE backend_type = 'compute maintenance'",
+		'app,third'),
+	'after a restart, the workers are back');
+$job = lost_lease_job('app', 'r');
+ok( $node->poll_query_until(
+		'app', "SELECT status = 'queued' FROM compute.jobs WHERE job_id = $job"),
+	'and at work');
+
+# A clean fast shutdown, with the workers running: nothing crashes.
 $node->stop('fast');
 my $server_log = slurp_file($node->logfile);
 unlike($server_log, qr/terminated by signal|was terminated|PANIC|server process .* exited|segmentation/i,
 	'no crash in the server log');
 like($server_log, qr/database system is shut down/, 'the server shut down');
-unlike($before_shutdown, qr/background worker "compute maintenance[^"]*" \(PID \d+\) exited with exit code/,
-	'no maintenance process exited with an error while the server ran');
-unlike($before_shutdown, qr/\] compute maintenance(?: launcher)? +(?:ERROR|FATAL|PANIC|WARNING):/,
-	'no error or warning from the maintenance processes while the server ran');
 
 # Preloaded without compute.databases: the launcher alone, no worker, and a
 # lost lease stays lost.
