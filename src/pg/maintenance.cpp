@@ -756,9 +756,9 @@ ExtensionInfo
 LookUpExtension() {
 	ExtensionInfo info = {false, false, ""};
 	BeginWork("compute maintenance: looking for the extension");
-	int rc = SPI_execute("SELECT e.extversion::text,"
+	int rc = SPI_execute("SELECT e.extversion::pg_catalog.text,"
 	                     "       pg_catalog.to_regprocedure('compute.requeue_stale()') IS NOT NULL"
-	                     "  FROM pg_catalog.pg_extension e WHERE e.extname = 'compute'",
+	                     "  FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'compute'",
 	                     true, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1) {
 		bool isnull;
@@ -826,14 +826,16 @@ Expire(bool requeue, TimestampTz &last_requeue) {
 			Requeue();
 		}
 	}
+	char *after = GetConfigOptionByName("compute.expire_after", nullptr, false); // with its unit
 	ereport(expired > 0 ? log_level : DEBUG2,
 	        errmsg_plural("compute maintenance: expired %lld complete job in database \"%s\" not accessed for %s, "
 	                      "in %d transactions",
 	                      "compute maintenance: expired %lld complete jobs in database \"%s\" not accessed for %s, "
 	                      "in %d transactions",
 	                      static_cast<unsigned long>(expired), static_cast<long long>(expired), my_database,
-	                      GetConfigOptionByName("compute.expire_after", nullptr, false), transactions),
+	                      after, transactions),
 	        errhidestmt(true));
+	pfree(after);
 }
 
 [[noreturn]] void
@@ -1029,6 +1031,10 @@ compute_maintenance_worker_main(Datum arg) {
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	// application_name: in pg_stat_activity and in log_line_prefix's %a.
 	SetConfigOption("application_name", kWorkerType, PGC_USERSET, PGC_S_SESSION);
+	// The worker runs as a superuser: nothing in the database's schemas (an
+	// operator in public, say) may change what its statements mean, whatever
+	// ALTER DATABASE ... SET search_path says.
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 	RunWorker();
 }
 

@@ -246,6 +246,19 @@ unlike($clean_part, qr/\] compute maintenance(?: launcher)? +(?:ERROR|FATAL|PANI
 # launcher takes its workers with it and stays away until a restart.
 # (SIGTERM in the middle of a statement ends a worker with FATAL, like any
 # backend: the log is no longer checked for that from here on.)
+#
+# Before that, database third gets a search_path that puts a hostile "<" on
+# timestamps first, which would make every complete job look old; the
+# worker started after pg_terminate_backend reads it (ALTER DATABASE ...
+# SET applies at connection) and must not be fooled: it runs with
+# search_path = pg_catalog, pg_temp.
+$node->safe_psql(
+	'third', q{
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.always(timestamptz, timestamptz) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.< (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.always);
+ALTER DATABASE third SET search_path = evil, pg_catalog, public;
+});
 my $old_pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'compute maintenance' AND datname = 'third'");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($old_pid)");
@@ -253,6 +266,21 @@ ok( $node->poll_query_until(
 		'postgres',
 		"SELECT pid <> $old_pid FROM pg_stat_activity WHERE backend_type = 'compute maintenance' AND datname = 'third'"),
 	'a terminated worker is started again');
+$node->safe_psql(
+	'third', q{
+BEGIN;
+INSERT INTO compute.jobs (job_id, status, queue)
+  SELECT decode(md5(q), 'hex'), 'queued', q FROM unnest(ARRAY['old', 'new']) q;
+UPDATE compute.jobs SET status = 'in-progress' WHERE queue IN ('old', 'new');
+UPDATE compute.jobs SET status = 'complete' WHERE queue IN ('old', 'new');
+UPDATE compute.jobs SET last_accessed = now() - interval '2 hours' WHERE queue = 'old';
+COMMIT;
+});
+ok( $node->poll_query_until(
+		'third', "SELECT status FROM compute.jobs WHERE queue = 'old'", 'expired'),
+	'the restarted worker expires the old job');
+is($node->safe_psql('third', "SELECT status FROM compute.jobs WHERE queue = 'new'"),
+	'complete', "a hostile operator in the database's search_path does not make it expire a recent one");
 $node->safe_psql('postgres',
 	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'compute maintenance launcher'");
 ok( $node->poll_query_until(
