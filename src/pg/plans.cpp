@@ -132,8 +132,8 @@ const PlanText kPlans[] = {
     {"UPDATE compute.jobs AS j SET status = 'expired'"
      " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
      "                               WHERE status = 'complete' AND last_accessed < pg_catalog.now() - $1"
-     "                               ORDER BY last_accessed LIMIT $2"
-     "                               FOR UPDATE SKIP LOCKED))"
+     "                               ORDER BY last_accessed LIMIT $2 FOR UPDATE SKIP LOCKED)"
+     "                       )"
      "   AND j.status = 'complete'",
      2,
      {INTERVALOID, INT8OID}},
