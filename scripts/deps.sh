@@ -22,6 +22,8 @@ base=(
 	nodejs npm                 # the Node.js example worker (pg from npm, `npm ci` in check-examples)
 	graphviz                   # dot: docs/states.svg (make docs, check-docs)
 	prometheus-postgres-exporter python3-yaml # the real exporter with docs/postgres_exporter.yml (check-exporter)
+	libipc-run-perl            # IPC::Run for PostgreSQL's TAP framework (check-maintenance)
+	postgresql-15-cron         # pg_cron, the alternative to the maintenance worker (check-maintenance)
 )
 package=(
 	dpkg-dev debhelper         # dpkg-buildpackage, dh (make deb, check-package)

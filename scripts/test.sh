@@ -65,7 +65,7 @@ suite isolation-preloaded "$PG_ISOLATION_REGRESS" specs "$SUITE_SETTINGS_PRELOAD
 # those killed by a scripts/check-*.sh, rotating by commit; see
 # scripts/check-mutants.sh). The checks above ran unmutated already, so the
 # mutation run skips their baseline.
-CHECKS=(multiclient check-marks check-wait check-examples check-exporter check-docs chaos check-dump check-platform check-model check-crash check-sqlsmith
+CHECKS=(multiclient check-marks check-wait check-maintenance check-examples check-exporter check-docs chaos check-dump check-platform check-model check-crash check-sqlsmith
 	check-fuzz check-sanitizers check-memory check-dist check-package test/hardening/selftest.sh check-mutants)
 export MUTANTS_BASELINE=${MUTANTS_BASELINE:-tests}
 

@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include "pg/maintenance.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
 #include "pg/stats.hpp"
@@ -59,6 +60,7 @@ _PG_init(void) {
 	                         "which with synchronous_commit = on costs a WAL flush per finishing commit. "
 	                         "wait_job needs no NOTIFY.",
 	                         &compute::pg::notify_finished, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	compute::pg::InitMaintenance();
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();

@@ -126,6 +126,17 @@ const PlanText kPlans[] = {
      3,
      {BYTEAOID, TEXTOID, TEXTOID}},
     {"DELETE FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
+    // ExpireBatch: Expire, at most $2 jobs, the longest unaccessed first
+    // (from the partial index jobs_complete_idx); jobs locked by another
+    // transaction (a get_job touch, a resubmit) are left for the next batch.
+    {"UPDATE compute.jobs AS j SET status = 'expired'"
+     " WHERE j.job_id = ANY (ARRAY (SELECT job_id FROM compute.jobs"
+     "                               WHERE status = 'complete' AND last_accessed < pg_catalog.now() - $1"
+     "                               ORDER BY last_accessed LIMIT $2 FOR UPDATE SKIP LOCKED)"
+     "                       )"
+     "   AND j.status = 'complete'",
+     2,
+     {INTERVALOID, INT8OID}},
 };
 
 static_assert(sizeof(kPlans) / sizeof(kPlans[0]) == static_cast<size_t>(Statement::Count),

@@ -36,6 +36,7 @@ enum class Statement {
 	ExpiredLeases,   // () -> (job_id, lost_leases) rows, locked
 	LoseLease,       // ($1 job_id, $2 next status, $3 error) -> count
 	DeleteJob,       // ($1 job_id) -> count
+	ExpireBatch,     // ($1 older_than, $2 max rows) -> count (the maintenance worker)
 	Count
 };
 
