@@ -266,25 +266,40 @@ AsTableOwner(Relation relation, F &&body) {
 	SetUserIdAndSecContext(saved_user, saved_context);
 }
 
+SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql) {
+	if (*plan == nullptr) {
+		Oid types[1] = {BYTEAOID};
+		SPIPlanPtr prepared = SPI_prepare_cursor(sql, 1, types, CURSOR_OPT_GENERIC_PLAN);
+		if (prepared == nullptr || SPI_keepplan(prepared) != 0) {
+			elog(ERROR, "compute._jobs_guard: could not prepare \"%s\"", sql);
+		}
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+// The last token a deleted row of this job id handed out. A transaction
+// that is deleting a row of this id records it only when it commits, after
+// this statement's snapshot: so first wait for it (a key-share lock of the
+// row, which a delete holds and an ordinary update does not), then read
+// with a new snapshot (READ COMMITTED; a transaction snapshot gets 40001
+// from the lock instead).
 int32
 LookUpRetired(const Bytes &id) {
+	static SPIPlanPtr wait_plan = nullptr;
 	static SPIPlanPtr plan = nullptr;
 	SPI_connect();
-	if (plan == nullptr) {
-		Oid types[1] = {BYTEAOID};
-		SPIPlanPtr prepared = SPI_prepare_cursor("SELECT attempt FROM compute.retired_attempts WHERE job_id = $1", 1,
-		                                         types, CURSOR_OPT_GENERIC_PLAN);
-		if (prepared == nullptr || SPI_keepplan(prepared) != 0) {
-			elog(ERROR, "compute._jobs_guard: could not prepare the retired-token lookup");
-		}
-		plan = prepared;
-	}
 	bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + id.len));
 	SET_VARSIZE(key, VARHDRSZ + id.len);
 	memcpy(VARDATA(key), id.data, id.len);
 	Datum args[1] = {PointerGetDatum(key)};
+	SPI_execute_plan(KeptPlan(&wait_plan, "SELECT FROM compute.jobs WHERE job_id = $1 FOR KEY SHARE"), args, nullptr,
+	                 false, 1);
 	int32 attempt = 0;
-	if (SPI_execute_plan(plan, args, nullptr, true, 1) == SPI_OK_SELECT && SPI_processed > 0) {
+	if (SPI_execute_plan(KeptPlan(&plan, "SELECT attempt FROM compute.retired_attempts WHERE job_id = $1"), args,
+	                     nullptr, false, 1) == SPI_OK_SELECT &&
+	    SPI_processed > 0) {
 		bool isnull;
 		Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		attempt = isnull ? 0 : DatumGetInt32(value);
