@@ -169,7 +169,10 @@ if [ -z "$root" ]; then
 	if (cd "$dir/src" && debian/tests/installcheck) >"$dir/autopkgtest.log" 2>&1; then
 		grep -E '^### |tests passed' "$dir/autopkgtest.log"
 	else
-		tail -60 "$dir/autopkgtest.log"; fail "autopkgtest"
+		# Its own lines (not the server log it repeats), then the diffs.
+		grep -vE '^[0-9-]+ [0-9:.]+ UTC \[' "$dir/autopkgtest.log" | tail -40
+		find "$dir/src" -name regression.diffs -exec head -c 6000 {} \;
+		fail "autopkgtest"
 	fi
 else
 	echo "== autopkgtest: left out (it tests the system's installed package, and this is a private root)"
