@@ -32,6 +32,7 @@
 // destructor lives in these frames (the rule of pg/boundary.hpp).
 
 #include "pg/maintenance.hpp"
+#include "pg/module.hpp"
 
 #include "pg/plans.hpp"
 
@@ -109,31 +110,21 @@ struct Shared {
 };
 
 Shared *shared = nullptr; // in shared memory
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 ProcessUtility_hook_type previous_utility_hook = nullptr;
 
-void
-RequestShmem() {
-	if (previous_request_hook) {
-		previous_request_hook();
-	}
-	RequestAddinShmemSpace(sizeof(Shared));
+Size
+SharedSize() {
+	return sizeof(Shared);
 }
 
 void
 StartupShmem() {
-	if (previous_startup_hook) {
-		previous_startup_hook();
-	}
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	bool found;
 	shared = static_cast<Shared *>(ShmemInitStruct("compute maintenance", sizeof(Shared), &found));
 	if (!found) {
 		memset(shared, 0, sizeof(Shared));
 		SpinLockInit(&shared->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 // Index of the used slot of database `name`, or -1; under the mutex.
@@ -921,10 +912,7 @@ InitMaintenance() {
 	if (!process_shared_preload_libraries_in_progress) {
 		return;
 	}
-	previous_request_hook = shmem_request_hook;
-	shmem_request_hook = RequestShmem;
-	previous_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = StartupShmem;
+	RegisterShared({SharedSize, nullptr, StartupShmem});
 	previous_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = MaintenanceUtility;
 	RegisterXactCallback(OnXactEvent, nullptr);

@@ -5,6 +5,7 @@
 // queued rows.
 
 #include "pg/marks.hpp"
+#include "pg/module.hpp"
 #include "pg/waiters.hpp"
 
 extern "C" {
@@ -48,8 +49,6 @@ struct Shared {
 Shared *shared = nullptr; // in shared memory
 QueueMark *slots = nullptr;
 LWLock *lock = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
 // What this backend's open transaction must record when it ends, per queue,
 // as the earliest position: `queued_notes`, rows it leaves queued (recorded
@@ -113,20 +112,7 @@ NotePosition(Note *notes, int &count, const char *queue, size_t len, const Posit
 }
 
 void
-RequestShmem() {
-	if (previous_request_hook) {
-		previous_request_hook();
-	}
-	RequestAddinShmemSpace(SharedSize());
-	RequestNamedLWLockTranche("compute", 1);
-}
-
-void
 StartupShmem() {
-	if (previous_startup_hook) {
-		previous_startup_hook();
-	}
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	bool found;
 	shared = static_cast<Shared *>(ShmemInitStruct("compute queue marks", SharedSize(), &found));
 	if (!found) {
@@ -135,7 +121,6 @@ StartupShmem() {
 	}
 	slots = shared->slots;
 	lock = &GetNamedLWLockTranche("compute")->lock;
-	LWLockRelease(AddinShmemInitLock);
 }
 
 QueueMark *
@@ -307,12 +292,7 @@ OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
 
 void
 InitMarks() {
-	if (process_shared_preload_libraries_in_progress) {
-		previous_request_hook = shmem_request_hook;
-		shmem_request_hook = RequestShmem;
-		previous_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = StartupShmem;
-	}
+	RegisterShared({SharedSize, "compute", StartupShmem});
 	RegisterXactCallback(OnXactEvent, nullptr);
 	RegisterSubXactCallback(OnSubXactEvent, nullptr);
 }

@@ -14,6 +14,10 @@
 #include "core/lease.hpp"
 
 extern "C" {
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/guc.h"
 }
 
@@ -23,7 +27,60 @@ extern "C" {
 
 namespace compute::pg {
 int max_attempts = kDefaultMaxAttempts;
+
+namespace {
+
+constexpr int kMaxSharedParts = 4;
+SharedPart shared_parts[kMaxSharedParts];
+int shared_part_count = 0;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+void
+RequestShared() {
+	if (previous_request_hook) {
+		previous_request_hook();
+	}
+	for (int i = 0; i < shared_part_count; i++) {
+		RequestAddinShmemSpace(shared_parts[i].size());
+		if (shared_parts[i].tranche != nullptr) {
+			RequestNamedLWLockTranche(shared_parts[i].tranche, 1);
+		}
+	}
 }
+
+void
+StartupShared() {
+	if (previous_startup_hook) {
+		previous_startup_hook();
+	}
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	for (int i = 0; i < shared_part_count; i++) {
+		shared_parts[i].startup();
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+} // namespace
+
+void
+RegisterShared(const SharedPart &part) {
+	if (!process_shared_preload_libraries_in_progress) {
+		return;
+	}
+	if (shared_part_count == kMaxSharedParts) {
+		elog(ERROR, "compute: too many shared memory parts");
+	}
+	if (shared_part_count == 0) {
+		previous_request_hook = shmem_request_hook;
+		shmem_request_hook = RequestShared;
+		previous_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = StartupShared;
+	}
+	shared_parts[shared_part_count++] = part;
+}
+
+} // namespace compute::pg
 
 extern "C" {
 

@@ -1,6 +1,7 @@
 // The shared counters of compute.stats; see stats.hpp.
 
 #include "pg/stats.hpp"
+#include "pg/module.hpp"
 
 #include "core/queue_mark.hpp"
 #include "core/stats.hpp"
@@ -42,8 +43,6 @@ struct Entry {
 
 HTAB *table = nullptr;
 LWLock *lock = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
 // This transaction's counts, per queue and (sub)transaction level, in
 // TopTransactionContext.
@@ -63,27 +62,13 @@ SharedSize() {
 }
 
 void
-RequestShmem() {
-	if (previous_request_hook) {
-		previous_request_hook();
-	}
-	RequestAddinShmemSpace(SharedSize());
-	RequestNamedLWLockTranche("compute stats", 1);
-}
-
-void
 StartupShmem() {
-	if (previous_startup_hook) {
-		previous_startup_hook();
-	}
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	HASHCTL info;
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(Key);
 	info.entrysize = sizeof(Entry);
 	table = ShmemInitHash("compute stats", kStatsQueues + 1, kStatsQueues + 1, &info, HASH_ELEM | HASH_BLOBS);
 	lock = &GetNamedLWLockTranche("compute stats")->lock;
-	LWLockRelease(AddinShmemInitLock);
 }
 
 Key
@@ -189,12 +174,7 @@ OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
 
 void
 InitStats() {
-	if (process_shared_preload_libraries_in_progress) {
-		previous_request_hook = shmem_request_hook;
-		shmem_request_hook = RequestShmem;
-		previous_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = StartupShmem;
-	}
+	RegisterShared({SharedSize, "compute stats", StartupShmem});
 	RegisterXactCallback(OnXactEvent, nullptr);
 	RegisterSubXactCallback(OnSubXactEvent, nullptr);
 }

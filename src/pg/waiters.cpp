@@ -1,6 +1,7 @@
 // The list of waiting grabs in shared memory; see waiters.hpp.
 
 #include "pg/waiters.hpp"
+#include "pg/module.hpp"
 
 #include "core/queue_mark.hpp"
 
@@ -56,8 +57,6 @@ constexpr int kFinishedNotes = 64;
 unsigned char finished_jobs[kFinishedNotes][16];
 int finished_count = 0;
 bool finished_overflow = false;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
 Size
 SharedSize() {
@@ -65,20 +64,7 @@ SharedSize() {
 }
 
 void
-RequestShmem() {
-	if (previous_request_hook) {
-		previous_request_hook();
-	}
-	RequestAddinShmemSpace(SharedSize());
-	RequestNamedLWLockTranche("compute waiters", 1);
-}
-
-void
 StartupShmem() {
-	if (previous_startup_hook) {
-		previous_startup_hook();
-	}
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	bool found;
 	shared = static_cast<Shared *>(ShmemInitStruct("compute waiters", SharedSize(), &found));
 	if (!found) {
@@ -86,7 +72,6 @@ StartupShmem() {
 		shared->slots = MaxBackends + 1;
 	}
 	lock = &GetNamedLWLockTranche("compute waiters")->lock;
-	LWLockRelease(AddinShmemInitLock);
 }
 
 Waiter *
@@ -187,12 +172,7 @@ OnXactEvent(XactEvent event, void *) {
 
 void
 InitWaiters() {
-	if (process_shared_preload_libraries_in_progress) {
-		previous_request_hook = shmem_request_hook;
-		shmem_request_hook = RequestShmem;
-		previous_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = StartupShmem;
-	}
+	RegisterShared({SharedSize, "compute waiters", StartupShmem});
 	RegisterXactCallback(OnXactEvent, nullptr);
 	RegisterSubXactCallback(OnSubXactEvent, nullptr);
 }
