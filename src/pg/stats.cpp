@@ -2,6 +2,7 @@
 
 #include "pg/stats.hpp"
 #include "pg/module.hpp"
+#include "pg/xact_list.hpp"
 
 #include "core/queue_mark.hpp"
 #include "core/stats.hpp"
@@ -51,9 +52,7 @@ struct Pending {
 	int level;
 	uint64 counters[kCounterCount];
 };
-Pending *pending = nullptr;
-int pending_count = 0;
-int pending_capacity = 0;
+XactList<Pending> pending;
 bool submitting = false;
 
 Size
@@ -110,7 +109,7 @@ EntryOf(const Key &key) {
 void
 Flush() {
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (int i = 0; i < pending_count; i++) {
+	for (int i = 0; i < pending.Count(); i++) {
 		Entry *entry = EntryOf(pending[i].key);
 		if (entry != nullptr) {
 			for (size_t c = 0; c < kCounterCount; c++) {
@@ -123,9 +122,7 @@ Flush() {
 
 void
 Forget() {
-	pending = nullptr; // freed with TopTransactionContext
-	pending_count = 0;
-	pending_capacity = 0;
+	pending.Forget();
 	submitting = false;
 }
 
@@ -135,7 +132,7 @@ OnXactEvent(XactEvent event, void *) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT:
 	case XACT_EVENT_PREPARE: // counted when prepared: most prepared transactions commit
-		if (pending_count > 0 && table != nullptr) {
+		if (pending.Count() > 0 && table != nullptr) {
 			Flush();
 		}
 		Forget();
@@ -151,23 +148,10 @@ OnXactEvent(XactEvent event, void *) {
 
 void
 OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-	int level = GetCurrentTransactionNestLevel();
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		submitting = false;
-		int kept = 0;
-		for (int i = 0; i < pending_count; i++) {
-			if (pending[i].level < level) {
-				pending[kept++] = pending[i];
-			}
-		}
-		pending_count = kept;
-	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-		for (int i = 0; i < pending_count; i++) {
-			if (pending[i].level >= level) {
-				pending[i].level = level - 1;
-			}
-		}
 	}
+	pending.OnSubXact(event);
 }
 
 } // namespace
@@ -184,25 +168,12 @@ CountWrite(const char *queue, size_t len, uint32 counters) {
 	if (table == nullptr || counters == 0) {
 		return;
 	}
-	int level = GetCurrentTransactionNestLevel();
 	len = Min(len, kMarkQueueBytes);
-	Pending *mine = nullptr;
-	for (int i = pending_count - 1; i >= 0 && mine == nullptr; i--) {
-		if (pending[i].level == level && pending[i].key.len == len && memcmp(pending[i].key.queue, queue, len) == 0) {
-			mine = &pending[i];
-		}
-	}
+	auto same = [&](const Pending &p) { return p.key.len == len && memcmp(p.key.queue, queue, len) == 0; };
+	Pending *mine = pending.FindAtThisLevel(same, INT_MAX);
 	if (mine == nullptr) {
-		if (pending_count == pending_capacity) {
-			int capacity = pending_capacity == 0 ? 4 : pending_capacity * 2;
-			pending = static_cast<Pending *>(
-			    pending == nullptr ? MemoryContextAlloc(TopTransactionContext, capacity * sizeof(Pending))
-			                       : repalloc(pending, capacity * sizeof(Pending)));
-			pending_capacity = capacity;
-		}
-		mine = &pending[pending_count++];
+		mine = &pending.Add(4);
 		mine->key = KeyOf(queue, len);
-		mine->level = level;
 		memset(mine->counters, 0, sizeof(mine->counters));
 	}
 	for (size_t c = 0; c < kCounterCount; c++) {

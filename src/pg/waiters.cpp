@@ -2,6 +2,7 @@
 
 #include "pg/waiters.hpp"
 #include "pg/module.hpp"
+#include "pg/xact_list.hpp"
 
 #include "core/queue_mark.hpp"
 
@@ -88,42 +89,18 @@ struct Pending {
 	char payload[64]; // "" for none
 	int level;        // the (sub)transaction nesting level that queued it
 };
-Pending *pending = nullptr;
-int pending_count = 0;
-int pending_capacity = 0;
+XactList<Pending> pending;
 
 void
 SendPending() {
-	for (int i = 0; i < pending_count; i++) {
+	for (int i = 0; i < pending.Count(); i++) {
 		Async_Notify(pending[i].channel, pending[i].payload[0] ? pending[i].payload : nullptr);
 	}
 }
 
 void
-ForgetPending() {
-	pending = nullptr; // freed with TopTransactionContext
-	pending_count = 0;
-	pending_capacity = 0;
-}
-
-void
 OnSubXactEvent(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
-	int level = GetCurrentTransactionNestLevel();
-	if (event == SUBXACT_EVENT_ABORT_SUB) {
-		int kept = 0;
-		for (int i = 0; i < pending_count; i++) {
-			if (pending[i].level < level) {
-				pending[kept++] = pending[i];
-			}
-		}
-		pending_count = kept;
-	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
-		for (int i = 0; i < pending_count; i++) {
-			if (pending[i].level >= level) {
-				pending[i].level = level - 1;
-			}
-		}
-	}
+	pending.OnSubXact(event);
 }
 
 void
@@ -157,14 +134,14 @@ OnXactEvent(XactEvent event, void *) {
 	    shared->waiting_jobs > 0) {
 		WakeFinished();
 	}
-	if (event == XACT_EVENT_PRE_COMMIT && pending_count > 0) {
+	if (event == XACT_EVENT_PRE_COMMIT && pending.Count() > 0) {
 		SendPending();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
 	    event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
 		finished_count = 0;
 		finished_overflow = false;
-		ForgetPending();
+		pending.Forget();
 	}
 }
 
@@ -179,26 +156,16 @@ InitWaiters() {
 
 void
 QueueNotify(const char *channel, const char *payload) {
-	int level = GetCurrentTransactionNestLevel();
-	// The same channel without payload (a queue's) is kept once per level;
-	// a recent duplicate is the common case (a batch of submits).
-	for (int i = pending_count - 1; i >= 0 && i >= pending_count - 16; i--) {
-		if (pending[i].level == level && strcmp(pending[i].channel, channel) == 0 &&
-		    strcmp(pending[i].payload, payload ? payload : "") == 0) {
-			return;
-		}
+	const char *text = payload ? payload : "";
+	// The same notification is kept once per level; a recent duplicate is
+	// the common case (a batch of submits).
+	auto same = [&](const Pending &p) { return strcmp(p.channel, channel) == 0 && strcmp(p.payload, text) == 0; };
+	if (pending.FindAtThisLevel(same, 16) != nullptr) {
+		return;
 	}
-	if (pending_count == pending_capacity) {
-		int capacity = pending_capacity == 0 ? 16 : pending_capacity * 2;
-		size_t bytes = sizeof(Pending) * static_cast<size_t>(capacity);
-		pending = static_cast<Pending *>(pending == nullptr ? MemoryContextAlloc(TopTransactionContext, bytes)
-		                                                   : repalloc(pending, bytes));
-		pending_capacity = capacity;
-	}
-	Pending &entry = pending[pending_count++];
+	Pending &entry = pending.Add(16);
 	strlcpy(entry.channel, channel, sizeof(entry.channel));
-	strlcpy(entry.payload, payload ? payload : "", sizeof(entry.payload));
-	entry.level = level;
+	strlcpy(entry.payload, text, sizeof(entry.payload));
 }
 
 void
