@@ -122,6 +122,11 @@ SELECT t.try($$SELECT compute.grab_job('lease', 1, '170000000 years')$$);
 SELECT t.try($$SELECT compute.heartbeat(t.id('hb'), 1, '170000000 years')$$);
 SELECT (t.try($$SELECT compute.grab_job('lease', 1, '-2 months 60 days 12 hours')$$) LIKE '22023%')
      = (now() + interval '-2 months 60 days 12 hours' <= now()) AS same_arithmetic;
+-- '-1 year 365 days' ends at or before it starts on every date (a year
+-- back is 365 or 366 days), though counting a month as 30 days makes it
+-- 5 days long: refused, by the functions and by plain SQL.
+SELECT t.try($$SELECT compute.grab_job('lease', 1, '-1 year 365 days')$$);
+SELECT t.try($$UPDATE compute.jobs SET status = 'in-progress', lease = '-1 year 365 days' WHERE job_id = t.id('lease')$$);
 SELECT status FROM compute.jobs WHERE job_id = t.id('lease');
 
 -- 8. The file-name rules hold for plain SQL.
