@@ -103,6 +103,17 @@ DROP TRIGGER zz_after_guard ON compute.jobs;
 CREATE TRIGGER aa_before_guard BEFORE UPDATE ON compute.jobs FOR EACH ROW EXECUTE FUNCTION t.rewrite();
 SELECT t.try($$UPDATE compute.jobs SET config = 'x' WHERE job_id = t.id('tok')$$);
 DROP TRIGGER aa_before_guard ON compute.jobs;
+-- The same from a role that is granted only TRIGGER and UPDATE on the table
+-- (issue 14, item 6: "whatever a role is granted").
+CREATE ROLE promises_trigger;
+GRANT USAGE ON SCHEMA compute, t TO promises_trigger;
+GRANT TRIGGER, SELECT, UPDATE ON compute.jobs TO promises_trigger;
+GRANT EXECUTE ON FUNCTION t.id(text), t.try(text), t.rewrite() TO promises_trigger;
+SET ROLE promises_trigger;
+CREATE TRIGGER zz_role_after_guard BEFORE UPDATE ON compute.jobs FOR EACH ROW EXECUTE FUNCTION t.rewrite();
+SELECT t.try($$UPDATE compute.jobs SET config = 'x' WHERE job_id = t.id('tok')$$);
+RESET ROLE;
+DROP TRIGGER zz_role_after_guard ON compute.jobs;  -- (dropping takes the owner)
 SELECT status, attempt FROM compute.jobs WHERE job_id = t.id('tok');
 
 -- 6. heartbeat(job, attempt) without extend extends by the grab's lease,
