@@ -24,6 +24,9 @@ INSERT INTO t.bad_calls (expect, call) VALUES
     -- P0002: unknown job where one is required
     ('P0002', $$SELECT compute.finish_job(t.id('nope'), 'complete')$$),
     ('P0002', $$SELECT compute.expire_job(t.id('nope'))$$),
+    -- ... with a token too (README's error table; the lease is lost with it)
+    ('P0002', $$SELECT compute.finish_job(t.id('nope'), 'complete', NULL, 1)$$),
+    ('P0002', $$SELECT compute.heartbeat(t.id('nope'), 1)$$),
     -- 22023: job_id not 16 bytes
     ('22023', $$SELECT compute.submit_job('\x0102', 'q')$$),
     ('22023', $$SELECT compute.finish_job('\x', 'complete')$$),

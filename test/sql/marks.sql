@@ -13,7 +13,7 @@ DELETE FROM compute.jobs;
 -- t.grab(queue, n): the names (m1, m2, ...) of the jobs grab_job returns.
 CREATE TABLE t.names (name text, id bytea);
 INSERT INTO t.names SELECT 'm' || i, t.id('m' || i) FROM generate_series(1, 20) i;
-INSERT INTO t.names VALUES ('old', t.id('old')), ('other', t.id('other'));
+INSERT INTO t.names VALUES ('old', t.id('old')), ('other', t.id('other')), ('replica', t.id('replica'));
 CREATE FUNCTION t.grab(queue text, n int) RETURNS text LANGUAGE sql AS $$
     SELECT coalesce(string_agg(name, ' ' ORDER BY g.ordinality), '-')
       FROM compute.grab_job(queue, n) WITH ORDINALITY AS g
@@ -67,6 +67,13 @@ SELECT t.grab('m', 1) AS grabbed;
 UPDATE compute.jobs SET lease_expires = now() - interval '1 second' WHERE job_id = t.id('m5');
 SELECT compute.requeue_stale() AS requeued;
 SELECT t.grab('m', 2) AS grabbed;
+
+-- An older job loaded with session_replication_role = replica (a restore,
+-- logical replication: the guard checks nothing then, but still notes it).
+SET session_replication_role = replica;
+INSERT INTO compute.jobs (job_id, status, queue, created) VALUES (t.id('replica'), 'queued', 'm', now() - interval '3 days');
+RESET session_replication_role;
+SELECT t.grab('m', 1) AS grabbed;
 
 -- The rest, in order, then nothing.
 SELECT t.grab('m', 100) AS grabbed;

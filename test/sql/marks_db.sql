@@ -15,10 +15,15 @@ SELECT decode(md5('other ' || i), 'hex'), 'queued', 'shared', now() - interval '
 -- this database's mark of 'shared' now stands at it.
 SELECT status FROM compute.submit_job(decode(md5('home 1'), 'hex'), 'shared');
 SELECT job_id = decode(md5('home 1'), 'hex') AS home_job FROM compute.grab_job('shared');
+-- And a queue only this database has: with marks, it has a mark here.
+SELECT status FROM compute.submit_job(decode(md5('home 2'), 'hex'), 'home only');
+SELECT job_id = decode(md5('home 2'), 'hex') AS home_job FROM compute.grab_job('home only');
 \c compute_marks_other
 -- The other database's older jobs are grabbed, oldest first.
 SELECT job_id = decode(md5('other ' || n), 'hex') AS in_order FROM compute.grab_job('shared', 3) WITH ORDINALITY AS g(job_id, status, queue, config, input_files, created, last_accessed, grabbed, finished, output_files, attempt, lease_expires, lease, lost_leases, error, n);
--- Its marks name only its own queues.
+-- Its marks name only its own queues: not 'home only', and 'shared' once
+-- (its own; none without preloading).
 SELECT count(*) AS foreign_marks FROM compute._queue_marks() WHERE queue <> 'shared';
+SELECT count(*) <= 1 AS one_shared_mark FROM compute._queue_marks() WHERE queue = 'shared';
 \c :home
 DROP DATABASE compute_marks_other;

@@ -103,6 +103,17 @@ DROP TRIGGER zz_after_guard ON compute.jobs;
 CREATE TRIGGER aa_before_guard BEFORE UPDATE ON compute.jobs FOR EACH ROW EXECUTE FUNCTION t.rewrite();
 SELECT t.try($$UPDATE compute.jobs SET config = 'x' WHERE job_id = t.id('tok')$$);
 DROP TRIGGER aa_before_guard ON compute.jobs;
+-- The same from a role that is granted only TRIGGER and UPDATE on the table
+-- (issue 14, item 6: "whatever a role is granted").
+CREATE ROLE promises_trigger;
+GRANT USAGE ON SCHEMA compute, t TO promises_trigger;
+GRANT TRIGGER, SELECT, UPDATE ON compute.jobs TO promises_trigger;
+GRANT EXECUTE ON FUNCTION t.id(text), t.try(text), t.rewrite() TO promises_trigger;
+SET ROLE promises_trigger;
+CREATE TRIGGER zz_role_after_guard BEFORE UPDATE ON compute.jobs FOR EACH ROW EXECUTE FUNCTION t.rewrite();
+SELECT t.try($$UPDATE compute.jobs SET config = 'x' WHERE job_id = t.id('tok')$$);
+RESET ROLE;
+DROP TRIGGER zz_role_after_guard ON compute.jobs;  -- (dropping takes the owner)
 SELECT status, attempt FROM compute.jobs WHERE job_id = t.id('tok');
 
 -- 6. heartbeat(job, attempt) without extend extends by the grab's lease,
@@ -122,6 +133,11 @@ SELECT t.try($$SELECT compute.grab_job('lease', 1, '170000000 years')$$);
 SELECT t.try($$SELECT compute.heartbeat(t.id('hb'), 1, '170000000 years')$$);
 SELECT (t.try($$SELECT compute.grab_job('lease', 1, '-2 months 60 days 12 hours')$$) LIKE '22023%')
      = (now() + interval '-2 months 60 days 12 hours' <= now()) AS same_arithmetic;
+-- '-1 year 365 days' ends at or before it starts on every date (a year
+-- back is 365 or 366 days), though counting a month as 30 days makes it
+-- 5 days long: refused, by the functions and by plain SQL.
+SELECT t.try($$SELECT compute.grab_job('lease', 1, '-1 year 365 days')$$);
+SELECT t.try($$UPDATE compute.jobs SET status = 'in-progress', lease = '-1 year 365 days' WHERE job_id = t.id('lease')$$);
 SELECT status FROM compute.jobs WHERE job_id = t.id('lease');
 
 -- 8. The file-name rules hold for plain SQL.
