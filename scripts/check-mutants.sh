@@ -18,12 +18,14 @@
 # yet) are applied, not run, and listed.
 #
 # Which mutants run:
-#   default          every mutant whose check is a single test (regress,
-#                    isolation, unit), and MUTANTS_SCRIPTS (1) of those whose
-#                    check is a scripts/check-*.sh, rotating through them by a
+#   default          MUTANTS_TESTS (16) of the mutants whose check is a
+#                    single test (regress, isolation, unit), and
+#                    MUTANTS_SCRIPTS (1) of those whose check is a
+#                    scripts/check-*.sh, each rotating through its list by a
 #                    seed: MUTANTS_SEED, else the current git commit (its
 #                    first 7 hex digits), else the day; printed, so that a
-#                    run can be repeated
+#                    run can be repeated (make test's share of the CI
+#                    budget; every mutant is killed in MUTANTS_ALL=1 runs)
 #   MUTANTS_ALL=1    all of them (the long variant)
 #   MUTANTS=a,b      exactly the named ones
 #   MUTANTS_PENDING=1   also the pending ones (their result does not count)
@@ -74,10 +76,22 @@ elif commit=$(git -C "$root" rev-parse --short=7 HEAD 2>/dev/null); then
 else
 	seed=$(($(date +%s) / 86400)) seed_from="the day"
 fi
-scripted=()
+scripted=() singles=()
 for i in "${!names[@]}"; do
-	[ "${pendings[$i]}" = 0 ] && [[ ${checks[$i]} == script\ * ]] && scripted+=("$i")
+	[ "${pendings[$i]}" = 0 ] || continue
+	if [[ ${checks[$i]} == script\ * ]]; then scripted+=("$i"); else singles+=("$i"); fi
 done
+# in_rotation I COUNT LIST...: whether mutant I is among COUNT consecutive
+# entries of LIST from the seed's position.
+in_rotation() {
+	local i=$1 count=$2 k
+	shift 2
+	local list=("$@")
+	for ((k = 0; k < count && k < ${#list[@]}; k++)); do
+		[ "${list[$(((seed + k) % ${#list[@]}))]}" = "$i" ] && return 0
+	done
+	return 1
+}
 selected=()
 for i in "${!names[@]}"; do
 	run=0
@@ -85,12 +99,12 @@ for i in "${!names[@]}"; do
 		[[ ",$MUTANTS," == *",${names[$i]},"* ]] && run=1
 	elif [ "${pendings[$i]}" = 1 ]; then
 		run=${MUTANTS_PENDING:-0}
-	elif [ "${MUTANTS_ALL:-0}" = 1 ] || [[ ${checks[$i]} != script\ * ]]; then
+	elif [ "${MUTANTS_ALL:-0}" = 1 ]; then
 		run=1
+	elif [[ ${checks[$i]} == script\ * ]]; then
+		in_rotation "$i" "${MUTANTS_SCRIPTS:-1}" "${scripted[@]}" && run=1
 	else
-		for ((k = 0; k < ${MUTANTS_SCRIPTS:-1} && k < ${#scripted[@]}; k++)); do
-			[ "${scripted[$(((seed + k) % ${#scripted[@]}))]}" = "$i" ] && run=1
-		done
+		in_rotation "$i" "${MUTANTS_TESTS:-16}" "${singles[@]}" && run=1
 	fi
 	[ "$run" = 1 ] && selected+=("$i")
 done
@@ -102,8 +116,9 @@ if [ -n "${MUTANTS:-}" ]; then
 elif [ "${MUTANTS_ALL:-0}" = 1 ]; then
 	echo "selected: all (MUTANTS_ALL=1)"
 else
-	echo "selected: every single-test check, and ${MUTANTS_SCRIPTS:-1} of the ${#scripted[@]} scripts/check-*.sh" \
-		"mutants by seed $seed (from $seed_from; MUTANTS_SEED=$seed repeats it, MUTANTS_ALL=1 runs all)"
+	echo "selected: ${MUTANTS_TESTS:-16} of the ${#singles[@]} single-test mutants and ${MUTANTS_SCRIPTS:-1} of the" \
+		"${#scripted[@]} scripts/check-*.sh mutants by seed $seed (from $seed_from; MUTANTS_SEED=$seed repeats it," \
+		"MUTANTS_ALL=1 runs all)"
 fi
 [ ${#selected[@]} -gt 0 ] || { fail "no mutant selected"; exit 1; }
 
