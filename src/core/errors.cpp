@@ -25,6 +25,12 @@ UnknownJob(std::string_view job_id) {
 	return Error {Code::NoJob, "job " + Hex(job_id) + " does not exist", ""};
 }
 
+Error
+SubmitConflict(std::string_view job_id) {
+	return Error {Code::Conflict, "job " + Hex(job_id) + ": could not submit it: it changed concurrently, retry",
+	              "A concurrent transaction deleted the job twice while this one submitted it."};
+}
+
 Check
 ForJob(std::string_view job_id, Check check) {
 	if (check && check->message.rfind("job ", 0) != 0) {

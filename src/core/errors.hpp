@@ -16,6 +16,7 @@ enum class Code {
 	TooLong,       // 22001 string_data_right_truncation
 	NullValue,     // 22004 null_value_not_allowed
 	NoPrivilege,   // 42501 insufficient_privilege (queue rights, 1.2.0)
+	Conflict,      // 40001 serialization_failure (a submit raced twice by a delete: retry)
 };
 
 struct Error {
@@ -36,6 +37,11 @@ Hex(std::string_view bytes, std::size_t max_bytes = 32);
 // The error of a function that needs an existing job and got an unknown one.
 Error
 UnknownJob(std::string_view job_id);
+
+// The error of a submit that found its job deleted by a concurrent
+// transaction twice in a row: the client retries (40001).
+Error
+SubmitConflict(std::string_view job_id);
 
 // The error of `check`, if any, made to name the job: every message of a
 // function that was given a job id names it (SPEC section 5).

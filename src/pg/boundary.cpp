@@ -23,6 +23,8 @@ SqlState(Code code) noexcept {
 		return ERRCODE_NULL_VALUE_NOT_ALLOWED;
 	case Code::NoPrivilege:
 		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	case Code::Conflict:
+		return ERRCODE_T_R_SERIALIZATION_FAILURE;
 	}
 	return ERRCODE_INTERNAL_ERROR;
 }

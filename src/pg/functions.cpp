@@ -458,8 +458,7 @@ compute_submit_job(PG_FUNCTION_ARGS) {
 	}
 	SPI_finish();
 	if (!found) {
-		ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-		                errmsg("could not submit job: it changed concurrently, retry")));
+		CoreCheck([&] { return compute::Check(compute::SubmitConflict(id.ViewOrEmpty())); });
 	}
 	PG_RETURN_DATUM(job);
 }
@@ -528,7 +527,7 @@ compute_finish_jobs(PG_FUNCTION_ARGS) {
 	if (fenced) {
 		attempts_ndim = ARR_NDIM(attempts);
 	}
-	CoreCheck([&] {
+	JobCheck(count > 0 ? &first : nullptr, [&] {
 		return compute::CheckBatch(ids_ndim, static_cast<size_t>(count), attempts_ndim,
 		                           static_cast<size_t>(attempt_count));
 	});
@@ -747,8 +746,8 @@ compute_submit_jobs(PG_FUNCTION_ARGS) {
 			found = SubmitOnce(args, nulls, queue);
 		}
 		if (!found) {
-			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			                errmsg("could not submit job: it changed concurrently, retry")));
+			Bytes id = compute::pg::BytesOf(id_elems[i], false);
+			CoreCheck([&] { return compute::Check(compute::SubmitConflict(id.ViewOrEmpty())); });
 		}
 		bool isnull;
 		PutJob(rsinfo, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

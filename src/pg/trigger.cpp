@@ -563,7 +563,7 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		Bytes queue = Field(new_row, desc, col.queue);
 		if (!queue.null) {
 			size_t chars = static_cast<size_t>(pg_mbstrlen_with_len(queue.data, static_cast<int>(queue.len)));
-			CoreCheck([&] { return compute::CheckQueue(queue.View(), chars); });
+			CoreCheck([&] { return compute::ForJob(id.ViewOrEmpty(), compute::CheckQueue(queue.View(), chars)); });
 		}
 	}
 	if (v12) {

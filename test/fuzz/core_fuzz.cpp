@@ -915,7 +915,10 @@ FuzzQueueMarks(FuzzedDataProvider &in) {
 				EXPECT(!entry->valid && entry->generation == was.generation + 1 && entry->recorded == was.recorded,
 				       context + " Invalidate");
 			} else {
-				Position position = AnyPosition(in, seen);
+				// Now and then exactly the mark's own position (a row
+				// written at the mark is behind it: the boundary).
+				Position position = entry->valid && in.ConsumeIntegralInRange<int>(0, 3) == 0 ? entry->mark
+				                                                                               : AnyPosition(in, seen);
 				seen.push_back(position);
 				recorded_since.push_back(position);
 				InvalidateIfBehind(*entry, position);

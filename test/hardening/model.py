@@ -251,7 +251,7 @@ def interval_negative(months, days, seconds):
 
 # Intervals for expire/requeue_stale: (text, months, days, seconds), the
 # components from which the model works out whether it is negative (SPEC:
-# 22023) or beyond the timestamp range (a known gap: 22008).
+# 22023) or beyond the timestamp range (nothing is that old: 0, no error).
 INTERVALS = [
     ("0 seconds", 0, 0, 0), ("1 microsecond", 0, 0, 0.000001), ("-0 seconds", 0, 0, 0),
     ("50 milliseconds", 0, 0, 0.05), ("1 hour", 0, 0, 3600), ("30 days", 0, 30, 0),

@@ -96,6 +96,12 @@ SELECT compute.submit_job(t.id('new'), repeat('q', 33));
 SELECT compute.submit_job(t.id('new'), 'q', NULL, '{a,NULL}');
 SELECT compute.grab_job(NULL);
 UPDATE compute.jobs SET status = 'paused' WHERE job_id = t.id('running');
+-- ... the batch checks of finish_jobs name its first job, as submit_jobs'
+-- do; a plain INSERT or UPDATE names the job of the row it refuses.
+SELECT compute.finish_jobs(ARRAY[t.id('running')], 'complete', '{1,2}');
+SELECT compute.finish_jobs(ARRAY[[t.id('running')]], 'complete');
+SELECT compute.submit_jobs(ARRAY[t.id('new')], 'q', '{a,b}');
+INSERT INTO compute.jobs (job_id, status, queue) VALUES (t.id('new'), 'queued', '');
 
 -- The SQLSTATEs themselves, as a client sees them.
 \set VERBOSITY sqlstate

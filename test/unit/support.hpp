@@ -30,6 +30,12 @@ PrintTo(Code code, std::ostream *os) {
 	case Code::NullValue:
 		*os << "NullValue";
 		return;
+	case Code::NoPrivilege:
+		*os << "NoPrivilege";
+		return;
+	case Code::Conflict:
+		*os << "Conflict";
+		return;
 	}
 	*os << "Code(" << static_cast<int>(code) << ")";
 }

@@ -366,6 +366,13 @@ TEST(UnknownJob, IsNoJobNamingTheJob) {
 	ExpectWellFormed(error);
 }
 
+TEST(SubmitConflict, IsConflictNamingTheJob) {
+	Error error = SubmitConflict(kJobId);
+	EXPECT_EQ(error.code, Code::Conflict);
+	EXPECT_EQ(error.message, "job " + kJobHex + ": could not submit it: it changed concurrently, retry");
+	ExpectWellFormed(error);
+}
+
 } // namespace
 } // namespace compute
 
