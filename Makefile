@@ -13,7 +13,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 
 CORE_OBJS = src/core/status.o src/core/errors.o src/core/transition.o src/core/validate.o src/core/lease.o src/core/queue_mark.o src/core/rights.o src/core/stats.o
-PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o src/pg/waiters.o src/pg/stats.o src/pg/maintenance.o
+PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o src/pg/waiters.o src/pg/stats.o src/pg/maintenance.o src/pg/distributed.o
 MODULE_big = compute
 OBJS       = $(CORE_OBJS) $(PG_OBJS)
 DATA       = $(wildcard sql/compute--*.sql)
