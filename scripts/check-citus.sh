@@ -92,7 +92,7 @@ set +e
 (cd "$dir" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB="$perl_lib" PG_REGRESS="$PG_REGRESS" TESTDIR="$dir" \
 	${PG_TEST_TIMEOUT_DEFAULT:+PG_TEST_TIMEOUT_DEFAULT=$PG_TEST_TIMEOUT_DEFAULT} \
 	${CITUS_JOBS:+CITUS_JOBS=$CITUS_JOBS} \
-	prove -v t/) 2>&1 | tee "$dir/prove.log"
+	prove -v t/*.pl) 2>&1 | tee "$dir/prove.log"
 status=${PIPESTATUS[0]}
 set -e
 

@@ -93,7 +93,8 @@ is( $coord->safe_psql(
 	"compute.jobs distributed over $shards shards");
 is( $coord->safe_psql(
 		'postgres',
-		"SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'compute.jobs'::regclass"),
+		"SELECT count(DISTINCT p.groupid) FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)"
+		  . " WHERE s.logicalrelid = 'compute.jobs'::regclass"),
 	'2', 'its shards on both workers');
 is($coord->safe_psql('postgres', "SELECT count(*) FROM compute.jobs WHERE queue = 'old' AND status = 'queued'"),
 	'10', 'the jobs submitted before distribute() are in the shards');
@@ -195,10 +196,10 @@ is(plans_of("SELECT compute.finish_job_in('plans', '$id', 'complete', '{out}', $
 ($id, $attempt) = job_of("SELECT job_id, attempt FROM compute.grab_job('plans', 1)");
 is(plans_of("SELECT compute.finish_and_grab('$id', 'complete', 'plans', NULL, $attempt)"), '1,1',
 	'finish_and_grab: its finish and its grab, each on one shard');
-my @batch = split /\n/, $coord->safe_psql('postgres', "SELECT job_id || ' ' || attempt FROM compute.grab_job('plans', 2)");
-my $ids = join(',', map { (split / /)[0] } @batch);
+my @batch = split /\n/, $coord->safe_psql('postgres', "SELECT job_id::text || ' ' || attempt FROM compute.grab_job('plans', 2)");
+my $ids = join(',', map { "'" . (split / /)[0] . "'::bytea" } @batch);
 my $attempts = join(',', map { (split / /)[1] } @batch);
-is(plans_of("SELECT compute.finish_jobs_in('plans', '{$ids}', 'complete', '{$attempts}')"), '1', 'finish_jobs_in: one shard');
+is(plans_of("SELECT compute.finish_jobs_in('plans', ARRAY[$ids], 'complete', '{$attempts}')"), '1', 'finish_jobs_in: one shard');
 # The forms without the queue work, on every shard (slower: see README).
 ($id, $attempt) = job_of("SELECT job_id, attempt FROM compute.grab_job('plans', 1)");
 is(plans_of("SELECT compute.heartbeat('$id', $attempt)"), $shards, 'heartbeat without the queue: every shard');
@@ -227,7 +228,7 @@ like($err, qr/55000: job [0-9a-f]+: the lease of attempt 1 was lost/, 'a finish 
 like($err, qr/55000/, 'so is its heartbeat');
 my ($fid2, $fattempt2) = job_of("SELECT job_id, attempt FROM compute.grab_job('fence1', 1)");
 is("$fid2 $fattempt2", "$fid 2", 'the job is grabbed again at attempt 2');
-($rc, $out, $err) = $coord->psql('postgres', "SELECT compute.finish_jobs_in('fence1', '{$fid}', 'complete', '{1}')");
+($rc, $out, $err) = $coord->psql('postgres', "SELECT compute.finish_jobs_in('fence1', ARRAY['$fid'::bytea], 'complete', '{1}')");
 like($err, qr/lease of attempt 1 was lost/, 'finish_jobs_in with the old token is refused');
 is($coord->safe_psql('postgres', "SELECT status FROM compute.finish_job_in('fence1', '$fid', 'complete', NULL, 2)"),
 	'complete', 'the new token finishes it');
@@ -312,12 +313,55 @@ drain($single);
 is($single->safe_psql('postgres', "SELECT count(*) FROM compute.jobs WHERE queue LIKE 'w_' AND status = 'complete' AND attempt = 1"),
 	$jobs, 'the same on one server');
 
+# The forms without the queue, for comparison (README): the same loop with
+# finish_job(job_id), a multi-shard UPDATE (two-phase commit across the
+# workers), on fewer jobs.
+my $unrouted = $ENV{CITUS_UNROUTED_JOBS} // 400;
+$coord->safe_psql('postgres',
+	"INSERT INTO compute.jobs (job_id, status, queue) SELECT decode(md5('slow ' || i), 'hex'), 'queued', 's' || (i % 4)"
+	  . " FROM generate_series(1, $unrouted) i");
+{
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/unrouted.sql";
+	open my $fh, '>', $script or die $!;
+	print $fh "\\set q :client_id % 4\n"
+	  . "SELECT compute.finish_job(g.job_id, 'complete', NULL, g.attempt) FROM compute.grab_job('s' || :q, 1) g;\n";
+	close $fh;
+	my ($stdout, $stderr);
+	my $t0 = time;
+	my $ok = IPC::Run::run [ 'pgbench', '-n', '-c', '8', '-j', '2', '-t', $unrouted / 8, '-f', $script,
+		'-h', $coord->host, '-p', $coord->port, 'postgres' ], '>', \$stdout, '2>', \$stderr;
+	ok($ok, 'the loop with finish_job without the queue ran') or diag($stderr);
+	my ($tps) = $stdout =~ /tps = ([0-9.]+) \(without initial connection time\)/;
+	diag(sprintf("Citus, finish_job without the queue: %d jobs by 8 workers in %.1f s: %s jobs/s (pgbench)",
+			$unrouted, time - $t0, $tps // '?'));
+}
+
+# --- The waiting grab, woken by the coordinator's submit --------------------
+# The row is written on a worker, where nobody waits; submit_job tells the
+# coordinator's waiters at its commit. With the re-check an hour away, only
+# that wake-up can hand the waiter the job within its 60 s.
+{
+	my ($wout, $werr) = ('', '');
+	my $waiter = IPC::Run::start [ 'psql', '-XAtq', '-h', $coord->host, '-p', $coord->port, '-d', 'postgres',
+		'-c', "SET compute.wait_recheck = '1h'; SELECT queue FROM compute.grab_job('wake', 1, '1 minute', '60 seconds')" ],
+	  '>', \$wout, '2>', \$werr;
+	ok( $coord->poll_query_until(
+			'postgres',
+			"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%grab_job(''wake''%' AND wait_event_type = 'Extension'"),
+		'a grab waits on queue "wake"');
+	$coord->safe_psql('postgres', "SELECT compute.submit_job(decode(md5('wake me'), 'hex'), 'wake')");
+	$waiter->finish;
+	chomp $wout;
+	is($wout, 'wake', 'the submit on the coordinator woke it with the job') or diag($werr);
+}
+
 # --- The guard fires on the shards ----------------------------------------
 for my $worker (@workers)
 {
 	ok( $worker->safe_psql(
 			'postgres',
-			"SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+			"SET citus.show_shards_for_app_name_prefixes = '*';"
+			  . " SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
 			  . " WHERE c.relname ~ '^jobs_[0-9]+\$' AND t.tgname ~ '^jobs_guard'") > 0,
 		$worker->name . ': its shards of compute.jobs carry the guard');
 }
