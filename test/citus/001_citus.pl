@@ -42,6 +42,7 @@ shared_preload_libraries = 'citus, compute'
 max_prepared_transactions = 50
 max_connections = 100
 citus.local_hostname = '@{[$node->host]}'
+max_worker_processes = 16
 log_statement = none
 });
 	$node->start;
@@ -365,6 +366,31 @@ for my $worker (@workers)
 			  . " WHERE c.relname ~ '^jobs_[0-9]+\$' AND t.tgname ~ '^jobs_guard'") > 0,
 		$worker->name . ': its shards of compute.jobs carry the guard');
 }
+
+# --- The maintenance worker on the coordinator -----------------------------
+# requeue_stale() and the expiry of old complete jobs, on every shard.
+$coord->safe_psql('postgres', q{
+INSERT INTO compute.jobs (job_id, status, queue) SELECT decode(md5('kept ' || i), 'hex'), 'queued', 'kept' || i FROM generate_series(1, 3) i;
+UPDATE compute.jobs SET status = 'in-progress' WHERE queue LIKE 'kept_';
+UPDATE compute.jobs SET status = 'complete' WHERE queue LIKE 'kept_';
+UPDATE compute.jobs SET last_accessed = now() - interval '2 hours' WHERE queue LIKE 'kept_';
+SELECT compute.submit_job(decode(md5('lost'), 'hex'), 'lost');
+});
+$coord->safe_psql('postgres', "SELECT compute.grab_job('lost', 1, '10 milliseconds')");
+$coord->append_conf(
+	'postgresql.conf', q{
+compute.databases = 'postgres'
+compute.requeue_interval = '1s'
+compute.expire_interval = '1s'
+compute.expire_after = '1h'
+});
+$coord->reload;
+ok( $coord->poll_query_until(
+		'postgres',
+		"SELECT count(*) FILTER (WHERE queue LIKE 'kept_' AND status = 'expired') = 3"
+		  . " AND bool_and(status = 'queued' AND lost_leases = 1) FILTER (WHERE queue = 'lost')"
+		  . " FROM compute.jobs WHERE queue LIKE 'kept_' OR queue = 'lost'"),
+	'the maintenance worker expired old complete jobs and requeued a lost lease, across shards');
 
 $_->stop for (@nodes, $single);
 done_testing();
