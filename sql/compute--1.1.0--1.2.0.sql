@@ -641,7 +641,13 @@ BEGIN
         ADD CONSTRAINT jobs_pkey PRIMARY KEY (queue, job_id);
     -- The calls that name only a job id find it on every shard by this index.
     CREATE INDEX jobs_job_id_idx ON compute.jobs (job_id);
+    -- Citus copies the existing rows into the shards with INSERTs that the
+    -- guard would judge as new jobs (an in-progress one "cannot be
+    -- created"): they were judged when written, so the guard sleeps during
+    -- the copy and wakes on every shard after it.
+    ALTER TABLE compute.jobs DISABLE TRIGGER jobs_guard;
     PERFORM pg_catalog.create_distributed_table('compute.jobs', 'queue', shard_count => shard_count);
+    ALTER TABLE compute.jobs ENABLE ALWAYS TRIGGER jobs_guard;
 END $$;
 REVOKE EXECUTE ON FUNCTION compute.distribute(int) FROM PUBLIC;
 COMMENT ON FUNCTION compute.distribute(int) IS

@@ -71,6 +71,8 @@ $single->safe_psql('postgres', 'CREATE EXTENSION compute');
 $coord->safe_psql('postgres', "CREATE EXTENSION compute VERSION '1.1.0'");
 $coord->safe_psql('postgres',
 	"SELECT compute.submit_job(decode(md5('before ' || i), 'hex'), 'old') FROM generate_series(1, 10) i");
+$coord->safe_psql('postgres', "SELECT count(*) FROM compute.grab_job('old', 2)");
+$coord->safe_psql('postgres', "SELECT count(compute.finish_job(job_id, 'complete')) FROM compute.grab_job('old', 1)");
 is($_->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'compute'"),
 	'1.1.0', $_->name . ': compute 1.1.0')
   for @nodes;
@@ -86,6 +88,7 @@ for my $node (@nodes)
 }
 
 # --- Distribute ------------------------------------------------------------
+my ($rc, $out, $err);
 $coord->safe_psql('postgres', "SELECT compute.distribute($shards)");
 is( $coord->safe_psql(
 		'postgres',
@@ -97,9 +100,16 @@ is( $coord->safe_psql(
 		"SELECT count(DISTINCT p.groupid) FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)"
 		  . " WHERE s.logicalrelid = 'compute.jobs'::regclass"),
 	'2', 'its shards on both workers');
-is($coord->safe_psql('postgres', "SELECT count(*) FROM compute.jobs WHERE queue = 'old' AND status = 'queued'"),
-	'10', 'the jobs submitted before distribute() are in the shards');
-my ($rc, $out, $err) = $coord->psql('postgres', 'SELECT compute.distribute()');
+is( $coord->safe_psql(
+		'postgres',
+		"SELECT string_agg(status || ' ' || n, ',' ORDER BY status) FROM"
+		  . " (SELECT status, count(*) n FROM compute.jobs WHERE queue = 'old' GROUP BY 1) s"),
+	'complete 1,in-progress 2,queued 7',
+	'the jobs written before distribute() are in the shards, in every status they had');
+($rc, $out, $err) = $coord->psql('postgres',
+	"UPDATE compute.jobs SET status = 'complete' WHERE queue = 'old' AND status = 'queued'");
+like($err, qr/cannot go from "queued" to "complete"/, 'the guard is awake on the shards after the copy');
+($rc, $out, $err) = $coord->psql('postgres', 'SELECT compute.distribute()');
 like($err, qr/distributed already/, 'distribute() twice is refused');
 ($rc, $out, $err) = $single->psql('postgres', 'SELECT compute.distribute()');
 like($err, qr/needs the Citus extension/, 'distribute() without Citus is refused');
