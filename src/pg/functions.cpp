@@ -435,6 +435,7 @@ RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 // (a concurrent delete). The first two are counted here (compute.stats),
 // the resubmission by the trigger.
 bool SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue);
+char *HexId(const Bytes &id);
 
 bool
 SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
@@ -468,24 +469,53 @@ HexId(const Bytes &id) {
 	return hex;
 }
 
-// Distributed mode's submit (README, "Distributed mode"): the id is locked
-// on the coordinator, looked for on every shard (job_id stays unique
-// across queues), then written on its queue's shard: a new job goes on from
-// the id's retired token, an existing one is touched (dedupe, in whichever
-// queue it is) or, failed or expired, resubmitted in its own queue.
+// Where a job id is already, on a distributed table: found or not, and its
+// queue and status (valid until SPI_finish).
+struct Located {
+	bool found;
+	Datum queue;
+	Bytes status;
+};
+
+int
+CompareKeys(const void *a, const void *b) {
+	int32 x = *static_cast<const int32 *>(a);
+	int32 y = *static_cast<const int32 *>(b);
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// Locks the job ids (their first 4 bytes) under compute's advisory key, in
+// ascending order (two batches that share ids cannot deadlock on them).
+void
+LockJobIds(Datum *ids, int count) {
+	int32 *keys = static_cast<int32 *>(palloc(sizeof(int32) * Max(count, 1)));
+	for (int i = 0; i < count; i++) {
+		Bytes id = compute::pg::BytesOf(ids[i], false);
+		memcpy(&keys[i], id.data, sizeof(int32));
+	}
+	qsort(keys, count, sizeof(int32), CompareKeys);
+	for (int i = 0; i < count; i++) {
+		if (i > 0 && keys[i] == keys[i - 1]) {
+			continue;
+		}
+		Datum lock_args[1] = {Int32GetDatum(keys[i])};
+		Execute(Statement::LockJobId, lock_args, nullptr);
+	}
+}
+
+// Distributed mode's submit of one job whose place was looked up (README,
+// "Distributed mode"): a new job is written on its queue's shard and goes
+// on from the id's retired token; an existing one is touched (a dedupe, in
+// whichever queue it is) or, failed or expired, resubmitted in its own
+// queue (another queue is refused).
 bool
-SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue) {
+SubmitLocated(Datum *args, const char *nulls, const Bytes &queue, const Located &at) {
 	Bytes id = compute::pg::BytesOf(args[0], false);
-	int32 key;
-	memcpy(&key, id.data, sizeof(key));
-	Datum lock_args[1] = {Int32GetDatum(key)};
-	Execute(Statement::LockJobId, lock_args, nullptr);
 	Datum target = args[1];
-	if (Execute(Statement::LocateJob, args, nullptr) > 0) {
-		bool isnull;
-		Datum where = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (at.found) {
+		Datum where = at.queue;
 		Bytes where_name = compute::pg::BytesOf(where, false);
-		Bytes status = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false);
+		const Bytes &status = at.status;
 		bool same = where_name.len == queue.len && memcmp(where_name.data, queue.data, queue.len) == 0;
 		bool ended = (status.len == 6 && memcmp(status.data, "failed", 6) == 0) ||
 		             (status.len == 7 && memcmp(status.data, "expired", 7) == 0);
@@ -526,6 +556,22 @@ SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue) {
 		return true;
 	}
 	return false;
+}
+
+// One submit on a distributed table: the id locked on the coordinator,
+// looked for on every shard (job_id stays unique across queues), then
+// written.
+bool
+SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue) {
+	LockJobIds(args, 1);
+	Located at = {false, Datum(0), {nullptr, 0, true}};
+	if (Execute(Statement::LocateJob, args, nullptr) > 0) {
+		bool isnull;
+		at.found = true;
+		at.queue = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		at.status = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false);
+	}
+	return SubmitLocated(args, nulls, queue, at);
 }
 
 // heartbeat's arguments from `at` (job_id, attempt, extend); with `queue`
@@ -1002,11 +1048,34 @@ compute_submit_jobs(PG_FUNCTION_ARGS) {
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	SPI_connect();
+	// On a distributed table: every id locked, and looked for on every
+	// shard, once for the batch (README, "Distributed mode").
+	Located *located = nullptr;
+	if (compute::pg::Distributed() && count > 0) {
+		LockJobIds(id_elems, count);
+		located = static_cast<Located *>(palloc0(sizeof(Located) * count));
+		Datum locate_args[1] = {PG_GETARG_DATUM(0)};
+		uint64 rows = Execute(Statement::LocateJobs, locate_args, nullptr);
+		SPITupleTable *found_rows = SPI_tuptable;
+		for (uint64 r = 0; r < rows; r++) {
+			bool isnull;
+			Bytes row_id = compute::pg::BytesOf(SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 1, &isnull), false);
+			for (int i = 0; i < count; i++) {
+				Bytes id = compute::pg::BytesOf(id_elems[i], false);
+				if (!located[i].found && id.len == row_id.len && memcmp(id.data, row_id.data, id.len) == 0) {
+					located[i].found = true;
+					located[i].queue = SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 2, &isnull);
+					located[i].status =
+					    compute::pg::BytesOf(SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 3, &isnull), false);
+				}
+			}
+		}
+	}
 	for (int i = 0; i < count; i++) {
 		bool config_null = config_elems == nullptr || config_nulls[i];
 		Datum args[4] = {id_elems[i], PG_GETARG_DATUM(1), config_null ? Datum(0) : config_elems[i], PG_GETARG_DATUM(3)};
 		const char nulls[4] = {' ', ' ', config_null ? 'n' : ' ', ' '};
-		bool found = false;
+		bool found = located != nullptr && SubmitLocated(args, nulls, queue, located[i]);
 		for (int round = 0; round < 2 && !found; round++) {
 			found = SubmitOnce(args, nulls, queue);
 		}

@@ -169,6 +169,7 @@ const PlanText kPlans[] = {
     // cannot race with another submit of the id to another queue.
     {"SELECT pg_catalog.pg_advisory_xact_lock(1668246896, $1)", 1, {INT4OID}},
     {"SELECT queue, status FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
+    {"SELECT job_id, queue, status FROM compute.jobs WHERE job_id = ANY ($1)", 1, {BYTEAARRAYOID}},
     {"SELECT attempt FROM compute.retired_attempts WHERE job_id = $1", 1, {BYTEAOID}},
     // (Citus wants no volatile function in DO UPDATE SET, hence $6, the
     // transaction's now(); and it cannot return the shard's row type as

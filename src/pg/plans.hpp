@@ -49,6 +49,7 @@ enum class Statement {
 	// "Distributed mode").
 	LockJobId,       // ($1 key) -> locks the job id on the coordinator until the transaction ends
 	LocateJob,       // ($1 job_id) -> (queue, status) on whichever shard holds it
+	LocateJobs,      // ($1 job_ids) -> (job_id, queue, status) of those that exist
 	RetiredToken,    // ($1 job_id) -> attempt, from compute.retired_attempts (coordinator)
 	SubmitIn,        // ($1 .. $4 as Submit, $5 first attempt) -> (job, inserted), by (queue, job_id)
 	ResubmitIn,      // ($1 .. $4 as Resubmit) -> job, in its own queue

@@ -258,6 +258,14 @@ $coord->safe_psql('postgres', "SELECT compute.submit_job($sid, 'first')");
 is($coord->safe_psql('postgres', "SELECT queue FROM compute.submit_job($sid, 'second')"), 'first',
 	'a job submitted to another queue is the existing one (dedupe by hash, across shards)');
 is($coord->safe_psql('postgres', "SELECT count(*) FROM compute.jobs WHERE job_id = $sid"), '1', '... one row');
+is( $coord->safe_psql(
+		'postgres',
+		"SELECT string_agg(queue || ' ' || status, ',' ORDER BY queue)"
+		  . " FROM compute.submit_jobs(ARRAY[$sid, decode(md5('batch new'), 'hex'), decode(md5('batch new'), 'hex')], 'second')"),
+	'first queued,second queued,second queued',
+	'submit_jobs (one look across the shards for the batch): the existing job from its queue, a new one named twice once');
+is($coord->safe_psql('postgres', "SELECT count(*) FROM compute.jobs WHERE job_id IN ($sid, decode(md5('batch new'), 'hex'))"),
+	'2', '... two rows');
 $coord->safe_psql('postgres', "UPDATE compute.jobs SET status = 'expired' WHERE queue = 'first' AND job_id = $sid");
 is($coord->safe_psql('postgres', "SELECT status || ' ' || queue FROM compute.submit_job($sid, 'first', 'again')"),
 	'queued first', 'an expired job is resubmitted in its own queue');
