@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory: one backend calls every function of the extension, and their error
-# paths, MEMORY_ROUNDS times (default 20,000 rounds of 53 calls: about a
+# paths, MEMORY_ROUNDS times (default 20,000 rounds of 60 calls: about 1.2
 # million calls), each call its own transaction, as workers and a service
 # would make them, and its memory must stay flat. The server has compute in
 # shared_preload_libraries, so grab_job reads and advances its queue's mark
@@ -27,7 +27,10 @@
 #   tenth round also a waiting grab of nothing, 1 ms);
 #   queue rights (1.2.0): grant_queue (its trigger invalidates every
 #   backend's cache), as the restricted role a submit_job to another queue
-#   (42501) and one to its own, revoke_queue, delete_job.
+#   (42501) and one to its own, revoke_queue; the queue-carrying forms
+#   (1.2.0): grab_job, heartbeat_in, a stale finish_job_in (55000),
+#   finish_jobs_in as failed, submit_job (a resubmission), grab_job,
+#   finish_job_in; delete_job.
 # Every result is checked in the round. At the end the server's function
 # statistics (track_functions = all) must show every C function of schema
 # compute (triggers included) called at least once per round, so that a
@@ -64,7 +67,7 @@ root=$PWD
 
 rounds=${MEMORY_ROUNDS:-20000}
 tolerance_kb=${MEMORY_TOLERANCE_KB:-4096}
-per_round=53 # calls of compute's functions in a round (below)
+per_round=60 # calls of compute's functions in a round (below)
 calls=$((rounds * per_round))
 every=$((rounds / 80))
 [ "$every" -ge 1 ] || every=1
@@ -286,6 +289,28 @@ EOF
 			    COMMIT;
 			    n := compute.revoke_queue('mem_worker', 'mem', 'submit');
 			    IF n <> 1 THEN RAISE EXCEPTION 'round %: revoke_queue: %', i, n; END IF;
+			    COMMIT;
+			    -- The queue-carrying forms (1.2.0), on e: grabbed, its lease
+			    -- extended, failed by a batch of its queue, resubmitted,
+			    -- grabbed again, finished.
+			    att_d := NULL;
+			    SELECT attempt INTO att_d FROM compute.grab_job('mem', 1, interval '1 hour');
+			    IF att_d IS NULL THEN RAISE EXCEPTION 'round %: grab of e', i; END IF;
+			    COMMIT;
+			    r := compute.heartbeat_in('mem', e, att_d, interval '2 hours');
+			    IF r.attempt <> att_d THEN RAISE EXCEPTION 'round %: heartbeat_in', i; END IF;
+			    COMMIT;
+			    CALL must_fail('55000', format('SELECT compute.finish_job_in(%L, %L, %L, NULL, %s)', 'mem', e, 'complete', att_d + 1));
+			    n := compute.finish_jobs_in('mem', ARRAY[e], 'failed', ARRAY[att_d]);
+			    IF n <> 1 THEN RAISE EXCEPTION 'round %: finish_jobs_in: %', i, n; END IF;
+			    COMMIT;
+			    PERFORM compute.submit_job(e, 'mem', 'again', ARRAY['in-e']);
+			    COMMIT;
+			    att_d := NULL;
+			    SELECT attempt INTO att_d FROM compute.grab_job('mem', 1, interval '1 hour');
+			    COMMIT;
+			    r := compute.finish_job_in('mem', e, 'complete', ARRAY['out-e'], att_d);
+			    IF r.status <> 'complete' THEN RAISE EXCEPTION 'round %: finish_job_in: %', i, r.status; END IF;
 			    COMMIT;
 			    IF NOT compute.delete_job(e) THEN RAISE EXCEPTION 'round %: delete_job(e)', i; END IF;
 			    COMMIT;

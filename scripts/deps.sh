@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, from Debian's packages.
 # Does nothing when everything is there already.
-#   scripts/deps.sh [GROUP...]   groups: base (the default), package
+#   scripts/deps.sh [GROUP...]   groups: base (the default), package, citus
 # `make demo` needs only base; `make test`, `make deb` and `make dist` also
-# the package group (Debian packaging and PGXN).
+# the package group (Debian packaging and PGXN); scripts/check-citus.sh the
+# citus group (building Citus from its source).
 set -euo pipefail
 
 groups=("${@:-base}")
@@ -31,11 +32,16 @@ package=(
 	git                        # git archive (make dist, the previous release's package)
 	pgxnclient                 # pgxn: reads and checks the PGXN archive (check-package)
 )
+citus=(
+	liblz4-dev libzstd-dev     # Citus's build, from its source in ../shared/citus (make test-citus)
+	libkrb5-dev                # gssapi/gssapi.h, for Citus's build
+)
 packages=()
 for g in "${groups[@]}"; do
 	case "$g" in
 	base) packages+=("${base[@]}") ;;
 	package) packages+=("${package[@]}") ;;
+	citus) packages+=("${citus[@]}") ;;
 	*) echo "deps: unknown group $g" >&2; exit 2 ;;
 	esac
 done

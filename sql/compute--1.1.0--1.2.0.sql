@@ -576,6 +576,83 @@ COMMENT ON FUNCTION compute.health(interval, interval, interval, interval, inter
 REVOKE EXECUTE ON FUNCTION compute.health(interval, interval, interval, interval, interval, interval, float8, float8, bigint, bigint),
     compute._duration(interval) FROM PUBLIC;
 
+-- Queue-carrying forms of the hot calls (issue 12): the same as finish_job,
+-- heartbeat and finish_jobs, given the queue of the job(s) as well. On one
+-- server they answer exactly as the forms without it. On a distributed
+-- table (compute.distribute()) the queue lets Citus route each statement to
+-- the one shard that holds the job (a job that is not in that queue is
+-- looked for everywhere, as by the forms without it, so a wrong queue costs
+-- time, never a wrong answer).
+CREATE FUNCTION compute.finish_job_in(queue text, job_id bytea, status text, output_files text[] DEFAULT NULL,
+                                      attempt int DEFAULT NULL, error text DEFAULT NULL)
+    RETURNS compute.jobs
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_finish_job_in';
+CREATE FUNCTION compute.heartbeat_in(queue text, job_id bytea, attempt int, extend interval DEFAULT NULL)
+    RETURNS compute.jobs
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_heartbeat_in';
+CREATE FUNCTION compute.finish_jobs_in(queue text, job_ids bytea[], status text, attempts int[] DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'compute_finish_jobs_in';
+REVOKE EXECUTE ON FUNCTION compute.finish_job_in(text, bytea, text, text[], int, text),
+    compute.heartbeat_in(text, bytea, int, interval), compute.finish_jobs_in(text, bytea[], text, int[]) FROM PUBLIC;
+COMMENT ON FUNCTION compute.finish_job_in(text, bytea, text, text[], int, text) IS
+    'finish_job, given the job''s queue too: on a distributed table, routed to the one shard of that queue';
+COMMENT ON FUNCTION compute.heartbeat_in(text, bytea, int, interval) IS
+    'heartbeat, given the job''s queue too: on a distributed table, routed to the one shard of that queue';
+COMMENT ON FUNCTION compute.finish_jobs_in(text, bytea[], text, int[]) IS
+    'finish_jobs, given the jobs'' queue too: on a distributed table, routed to the one shard of that queue';
+
+-- Distributed mode (issue 12): compute.jobs becomes a Citus table
+-- distributed by queue, on a Citus coordinator. A mode the user turns on,
+-- never the default: the primary key becomes (queue, job_id) (Citus wants
+-- the distribution column in every unique index); job_id stays unique
+-- across queues because every submit through compute's functions looks the
+-- id up first, under a lock of the id on the coordinator (see README,
+-- "Distributed mode"). The row triggers that write other tables
+-- (retired tokens on DELETE and TRUNCATE) step aside: delete_job records
+-- the token on the coordinator instead.
+CREATE FUNCTION compute.distribute(shard_count int DEFAULT 32)
+    RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF shard_count IS NULL THEN
+        RAISE EXCEPTION 'shard_count must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF shard_count < 1 OR shard_count > 64000 THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'compute.distribute() needs the Citus extension in this database' USING ERRCODE = '55000',
+            HINT = 'CREATE EXTENSION citus on the coordinator and every worker, add the workers (citus_add_node), then call it again.';
+    END IF;
+    IF NOT pg_catalog.citus_is_coordinator() THEN
+        RAISE EXCEPTION 'compute.distribute() must run on the Citus coordinator' USING ERRCODE = '55000';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'compute.jobs'::pg_catalog.regclass) THEN
+        RAISE EXCEPTION 'compute.jobs is distributed already' USING ERRCODE = '55000';
+    END IF;
+    -- Triggers on a distributed table: the guard fires on the shards.
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    DROP TRIGGER IF EXISTS jobs_retire ON compute.jobs;
+    DROP TRIGGER IF EXISTS jobs_truncate ON compute.jobs;
+    ALTER TABLE compute.jobs DROP CONSTRAINT jobs_pkey,
+        ADD CONSTRAINT jobs_pkey PRIMARY KEY (queue, job_id);
+    -- The calls that name only a job id find it on every shard by this index.
+    CREATE INDEX jobs_job_id_idx ON compute.jobs (job_id);
+    -- Citus copies the existing rows into the shards with INSERTs that the
+    -- guard would judge as new jobs (an in-progress one "cannot be
+    -- created"): they were judged when written, so the guard sleeps during
+    -- the copy and wakes on every shard after it.
+    ALTER TABLE compute.jobs DISABLE TRIGGER jobs_guard;
+    PERFORM pg_catalog.create_distributed_table('compute.jobs', 'queue', shard_count => shard_count);
+    ALTER TABLE compute.jobs ENABLE ALWAYS TRIGGER jobs_guard;
+END $$;
+REVOKE EXECUTE ON FUNCTION compute.distribute(int) FROM PUBLIC;
+COMMENT ON FUNCTION compute.distribute(int) IS
+    'on a Citus coordinator: distribute compute.jobs by queue over shard_count shards (primary key (queue, job_id)); see README, "Distributed mode"';
+
 -- Grants made by the 1.0.0 -> 1.1.0 update (moved from the old grab_job and
 -- finish_job) ran inside an extension script, so PostgreSQL recorded them as
 -- the extension's initial privileges and pg_dump left them out. The initial

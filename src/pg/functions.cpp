@@ -11,6 +11,7 @@
 
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
+#include "pg/distributed.hpp"
 #include "pg/plans.hpp"
 #include "pg/rights.hpp"
 #include "pg/stats.hpp"
@@ -215,6 +216,28 @@ PutJob(ReturnSetInfo *rsinfo, Datum job) {
 	tuplestore_puttuple(rsinfo->setResult, &tuple);
 }
 
+// Distributed mode: the trigger runs on the worker that holds the row, so
+// the notes that wake this node's waiters (wait_job, waiting grabs) are
+// taken here, by the coordinator's function that made the change; they take
+// effect when its transaction commits. On one server the trigger takes them.
+void
+NoteFinished(const Bytes &id) {
+	if (compute::pg::Distributed() && !id.null && id.len == 16) {
+		compute::pg::NoteFinishedJob(id.data);
+	}
+}
+
+void
+NoteQueuedJob(Datum queue, Datum created, Datum job_id) {
+	if (!compute::pg::Distributed()) {
+		return;
+	}
+	Bytes name = compute::pg::BytesOf(queue, false);
+	Bytes id = compute::pg::BytesOf(job_id, false);
+	compute::pg::NoteQueuedRow(name.data, name.len,
+	                           compute::pg::PositionOf(DatumGetTimestampTz(created), id.data, id.len));
+}
+
 // Where a function's finish arguments are (-1: not declared).
 struct FinishArgs {
 	int id, status, files, attempt, error;
@@ -252,17 +275,30 @@ ReadFinish(FunctionCallInfo fcinfo, FinishArgs at) {
 	return finish;
 }
 
-// Runs a checked finish; returns the finished job.
+// Runs a checked finish; returns the finished job. With `queue` (argument
+// number, -1: none), the finish first looks in that queue only (a single
+// shard of a distributed table), then, if the job is not there, everywhere.
 Datum
-RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish) {
+RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish, int queue = -1) {
 	const FinishArgs &at = finish.at;
 	bool files = Given(fcinfo, at.files);
-	Datum args[5] = {PG_GETARG_DATUM(at.id), PG_GETARG_DATUM(at.status), files ? PG_GETARG_DATUM(at.files) : Datum(0),
-	                 finish.has_error ? PG_GETARG_DATUM(at.error) : Datum(0), Int32GetDatum(finish.attempt)};
-	const char nulls[5] = {' ', ' ', files ? ' ' : 'n', finish.has_error ? ' ' : 'n', ' '};
+	Datum args[6] = {PG_GETARG_DATUM(at.id), PG_GETARG_DATUM(at.status), files ? PG_GETARG_DATUM(at.files) : Datum(0),
+	                 finish.has_error ? PG_GETARG_DATUM(at.error) : Datum(0), Int32GetDatum(finish.attempt), Datum(0)};
+	char nulls[6] = {' ', ' ', files ? ' ' : 'n', finish.has_error ? ' ' : 'n', ' ', ' '};
+	Datum job;
+	if (Given(fcinfo, queue) && at.error >= 0) {
+		// FinishIn takes the queue as $5, FinishFencedIn as $6.
+		args[finish.fenced ? 5 : 4] = PG_GETARG_DATUM(queue);
+		if (RunForJob(finish.fenced ? Statement::FinishFencedIn : Statement::FinishIn, args, nulls, &job)) {
+			compute::pg::RequireJobRight(job, compute::Right::Work, finish.id);
+			NoteFinished(finish.id);
+			return job;
+		}
+		args[4] = Int32GetDatum(finish.attempt);
+		args[5] = Datum(0);
+	}
 	Statement statement = finish.fenced ? Statement::FinishFenced : at.error >= 0 ? Statement::Finish
 	                                                                              : Statement::Finish10;
-	Datum job;
 	if (!RunForJob(statement, args, nulls, &job)) {
 		if (finish.fenced) {
 			RaiseLeaseLost(finish.id, finish.attempt);
@@ -270,6 +306,7 @@ RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish) {
 		RaiseUnknownJob(finish.id);
 	}
 	compute::pg::RequireJobRight(job, compute::Right::Work, finish.id);
+	NoteFinished(finish.id);
 	return job;
 }
 
@@ -331,7 +368,9 @@ GrabOnce(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 	const Bytes &queue = grab.queue;
 	// With the queue's mark (shared memory), scan from just after it.
 	compute::MarkRead mark;
-	bool marked = with_lease && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
+	// (Not on a distributed table: the rows are committed on the workers,
+	// where this node's marks would not hear of them; scan from the head.)
+	bool marked = with_lease && !compute::pg::Distributed() && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
 	Statement statement = !with_lease ? Statement::Grab10 : marked && mark.from_mark ? Statement::GrabFromMark
 	                                                                                 : Statement::Grab;
 	Datum args[5] = {PG_GETARG_DATUM(grab.at.queue), Int64GetDatum(grab.max_jobs),
@@ -395,8 +434,14 @@ RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 // failed or expired one queued again (Resubmit); false if none of them
 // (a concurrent delete). The first two are counted here (compute.stats),
 // the resubmission by the trigger.
+bool SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue);
+char *HexId(const Bytes &id);
+
 bool
 SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
+	if (compute::pg::Distributed()) {
+		return SubmitOnceDistributed(args, nulls, queue);
+	}
 	compute::pg::SetSubmitting(true);
 	bool found = Execute(Statement::Submit, args, nulls) > 0;
 	compute::pg::SetSubmitting(false);
@@ -409,6 +454,333 @@ SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
 		return true;
 	}
 	return Execute(Statement::Resubmit, args, nulls) > 0;
+}
+
+// A job id in hex, for a message (palloc'd).
+char *
+HexId(const Bytes &id) {
+	static const char digits[] = "0123456789abcdef";
+	char *hex = static_cast<char *>(palloc(2 * id.len + 1));
+	for (size_t i = 0; i < id.len; i++) {
+		hex[2 * i] = digits[static_cast<unsigned char>(id.data[i]) >> 4];
+		hex[2 * i + 1] = digits[static_cast<unsigned char>(id.data[i]) & 0xf];
+	}
+	hex[2 * id.len] = '\0';
+	return hex;
+}
+
+// Where a job id is already, on a distributed table: found or not, and its
+// queue and status (valid until SPI_finish).
+struct Located {
+	bool found;
+	Datum queue;
+	Bytes status;
+};
+
+int
+CompareKeys(const void *a, const void *b) {
+	int32 x = *static_cast<const int32 *>(a);
+	int32 y = *static_cast<const int32 *>(b);
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// Locks the job ids (their first 4 bytes) under compute's advisory key, in
+// ascending order (two batches that share ids cannot deadlock on them).
+void
+LockJobIds(Datum *ids, int count) {
+	int32 *keys = static_cast<int32 *>(palloc(sizeof(int32) * Max(count, 1)));
+	for (int i = 0; i < count; i++) {
+		Bytes id = compute::pg::BytesOf(ids[i], false);
+		memcpy(&keys[i], id.data, sizeof(int32));
+	}
+	qsort(keys, count, sizeof(int32), CompareKeys);
+	for (int i = 0; i < count; i++) {
+		if (i > 0 && keys[i] == keys[i - 1]) {
+			continue;
+		}
+		Datum lock_args[1] = {Int32GetDatum(keys[i])};
+		Execute(Statement::LockJobId, lock_args, nullptr);
+	}
+}
+
+// Distributed mode's submit of one job whose place was looked up (README,
+// "Distributed mode"): a new job is written on its queue's shard and goes
+// on from the id's retired token; an existing one is touched (a dedupe, in
+// whichever queue it is) or, failed or expired, resubmitted in its own
+// queue (another queue is refused).
+bool
+SubmitLocated(Datum *args, const char *nulls, const Bytes &queue, const Located &at) {
+	Bytes id = compute::pg::BytesOf(args[0], false);
+	Datum target = args[1];
+	if (at.found) {
+		Datum where = at.queue;
+		Bytes where_name = compute::pg::BytesOf(where, false);
+		const Bytes &status = at.status;
+		bool same = where_name.len == queue.len && memcmp(where_name.data, queue.data, queue.len) == 0;
+		bool ended = (status.len == 6 && memcmp(status.data, "failed", 6) == 0) ||
+		             (status.len == 7 && memcmp(status.data, "expired", 7) == 0);
+		if (!same && ended) {
+			ereport(ERROR,
+			        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			         errmsg("job %s is %.*s in queue \"%.*s\": on a distributed compute.jobs it is resubmitted to its own queue",
+			                HexId(id), static_cast<int>(status.len), status.data,
+			                static_cast<int>(where_name.len), where_name.data),
+			         errhint("Submit it to queue \"%.*s\", or delete_job() it first.", static_cast<int>(where_name.len),
+			                 where_name.data)));
+		}
+		target = where; // a dedupe hit in another queue: touched there
+	}
+	int32 first = 0;
+	if (Execute(Statement::RetiredToken, args, nullptr) > 0) {
+		bool isnull;
+		Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		first = isnull ? 0 : DatumGetInt32(value);
+	}
+	Datum submit_args[6] = {args[0], target, args[2], args[3], Int32GetDatum(first),
+	                        TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
+	const char submit_nulls[6] = {nulls[0], nulls[1], nulls[2], nulls[3], ' ', ' '};
+	Bytes target_name = compute::pg::BytesOf(target, false);
+	if (Execute(Statement::SubmitIn, submit_args, submit_nulls) > 0) {
+		bool isnull;
+		bool inserted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		compute::pg::CountWrite(target_name.data, target_name.len,
+		                        1u << static_cast<unsigned>(inserted ? compute::Counter::Submitted
+		                                                             : compute::Counter::DedupeHits));
+		if (inserted) {
+			NoteQueuedJob(target, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), args[0]);
+		}
+		return true;
+	}
+	if (Execute(Statement::ResubmitIn, submit_args, submit_nulls) > 0) {
+		NoteQueuedJob(target, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), args[0]);
+		return true;
+	}
+	return false;
+}
+
+// One submit on a distributed table: the id locked on the coordinator,
+// looked for on every shard (job_id stays unique across queues), then
+// written.
+bool
+SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue) {
+	LockJobIds(args, 1);
+	Located at = {false, Datum(0), {nullptr, 0, true}};
+	if (Execute(Statement::LocateJob, args, nullptr) > 0) {
+		bool isnull;
+		at.found = true;
+		at.queue = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		at.status = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false);
+	}
+	return SubmitLocated(args, nulls, queue, at);
+}
+
+// heartbeat's arguments from `at` (job_id, attempt, extend); with `queue`
+// (argument number, -1: none) it looks in that queue first.
+Datum
+RunHeartbeat(FunctionCallInfo fcinfo, int at, int queue) {
+	Bytes id = JobIdArg(fcinfo, at);
+	if (queue >= 0) {
+		QueueArg(fcinfo, queue, &id);
+	}
+	bool attempt_null = PG_ARGISNULL(at + 1);
+	JobCheck(&id, [&] { return compute::CheckNotNull("attempt", attempt_null); });
+	CheckLeaseArg(fcinfo, at + 2, "extend", true, &id);
+	int32 attempt = PG_GETARG_INT32(at + 1);
+
+	Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));
+	fallback->time = compute::kDefaultLeaseSeconds * USECS_PER_SEC;
+	bool extend_null = PG_ARGISNULL(at + 2);
+	Datum args[5] = {PG_GETARG_DATUM(at), Int32GetDatum(attempt), extend_null ? Datum(0) : PG_GETARG_DATUM(at + 2),
+	                 IntervalPGetDatum(fallback), queue >= 0 ? PG_GETARG_DATUM(queue) : Datum(0)};
+	const char nulls[5] = {' ', ' ', extend_null ? 'n' : ' ', ' ', ' '};
+	Datum job;
+	bool found = queue >= 0 && RunForJob(Statement::HeartbeatIn, args, nulls, &job);
+	if (!found && !RunForJob(Statement::Heartbeat, args, nulls, &job)) {
+		RaiseLeaseLost(id, attempt);
+	}
+	compute::pg::RequireJobRight(job, compute::Right::Work, id);
+	return job;
+}
+
+// finish_jobs_in's statement: one queue, one shard of a distributed table.
+// Jobs it did not finish are not of that queue (or not at all): the first
+// of them is refused as unknown, unless it was named twice.
+int64
+RunFinishBatchIn(FunctionCallInfo fcinfo, int at, int queue, int count, Datum *id_elems, bool fenced,
+                 const int32 *attempt_values) {
+	Datum args[4] = {PG_GETARG_DATUM(at), PG_GETARG_DATUM(at + 1), fenced ? PG_GETARG_DATUM(at + 2) : Datum(0),
+	                 PG_GETARG_DATUM(queue)};
+	if (!fenced) {
+		args[2] = PG_GETARG_DATUM(queue);
+	}
+	SPI_connect();
+	uint64 finished = Execute(fenced ? Statement::FinishBatchFencedIn : Statement::FinishBatchIn, args, nullptr);
+	int left = -1; // the first job not finished
+	if (finished < static_cast<uint64>(count)) {
+		for (int i = 0; i < count && left < 0; i++) {
+			Bytes candidate = compute::pg::BytesOf(id_elems[i], false);
+			bool done = false;
+			for (uint64 r = 0; r < finished && !done; r++) {
+				bool isnull;
+				Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull),
+				                                false);
+				done = id.len == candidate.len && memcmp(id.data, candidate.data, id.len) == 0;
+			}
+			if (!done) {
+				left = i;
+			}
+		}
+	}
+	SPI_finish();
+	if (left < 0 && finished < static_cast<uint64>(count)) {
+		left = 0; // (cannot happen: fewer rows than ids leave one out)
+	}
+	if (left >= 0) {
+		Bytes id = compute::pg::BytesOf(id_elems[left], false);
+		// Named twice: the same as finish_jobs says.
+		for (int i = 0; i < count; i++) {
+			Bytes other = compute::pg::BytesOf(id_elems[i], false);
+			if (i != left && other.len == id.len && memcmp(other.data, id.data, id.len) == 0) {
+				JobCheck(&id, [&] { return compute::Check(compute::DuplicateInBatch()); });
+			}
+		}
+		if (fenced) {
+			RaiseLeaseLost(id, attempt_values[left]);
+		}
+		RaiseUnknownJob(id);
+	}
+	compute::pg::RequireBatchRight(PG_GETARG_DATUM(at), compute::Right::Work);
+	for (int i = 0; i < count; i++) {
+		NoteFinished(compute::pg::BytesOf(id_elems[i], false));
+	}
+	return static_cast<int64>(finished);
+}
+
+// finish_jobs' arguments from `at` (job_ids, status, attempts); with
+// `queue` (argument number, -1: none), only jobs of that queue.
+int64
+RunFinishBatch(FunctionCallInfo fcinfo, int at, int queue) {
+	Datum *id_elems;
+	int count;
+	ArrayType *ids = JobIdsArg(fcinfo, at, &id_elems, &count);
+	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
+	Bytes status = ArgBytes(fcinfo, at + 1);
+	compute::Status finished_as;
+	JobCheck(count > 0 ? &first : nullptr,
+	         [&] { return compute::CheckFinishStatus(first.ViewOrEmpty(), status.View(), &finished_as); });
+	bool fenced = !PG_ARGISNULL(at + 2);
+	ArrayType *attempts = fenced ? PG_GETARG_ARRAYTYPE_P(at + 2) : nullptr;
+	int32 *attempt_values = nullptr;
+	int attempt_count = 0;
+	if (fenced) {
+		Datum *elems;
+		bool *nulls;
+		deconstruct_array(attempts, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &attempt_count);
+		attempt_values = static_cast<int32 *>(palloc(sizeof(int32) * (attempt_count + 1)));
+		for (int i = 0; i < attempt_count; i++) {
+			bool null = nulls[i];
+			Bytes job = i < count ? compute::pg::BytesOf(id_elems[i], false) : first;
+			JobCheck(count > 0 ? &job : nullptr, [&] { return compute::CheckNotNull("an element of attempts", null); });
+			attempt_values[i] = DatumGetInt32(elems[i]);
+		}
+	}
+	int ids_ndim = ARR_NDIM(ids);
+	std::optional<int> attempts_ndim;
+	if (fenced) {
+		attempts_ndim = ARR_NDIM(attempts);
+	}
+	JobCheck(count > 0 ? &first : nullptr, [&] {
+		return compute::CheckBatch(ids_ndim, static_cast<size_t>(count), attempts_ndim,
+		                           static_cast<size_t>(attempt_count));
+	});
+	if (queue >= 0) {
+		QueueArg(fcinfo, queue, count > 0 ? &first : nullptr);
+	}
+	if (count == 0) {
+		return 0;
+	}
+	if (queue >= 0) {
+		return RunFinishBatchIn(fcinfo, at, queue, count, id_elems, fenced, attempt_values);
+	}
+
+	Datum args[3] = {PG_GETARG_DATUM(at), PG_GETARG_DATUM(at + 1), fenced ? PG_GETARG_DATUM(at + 2) : Datum(0)};
+	char missing[16];
+	bool found_missing = false;
+	int missing_index = -1;
+	SPI_connect();
+	uint64 finished = Execute(fenced ? Statement::FinishBatchFenced : Statement::FinishBatch, args, nullptr);
+	if (finished < static_cast<uint64>(count) && Execute(Statement::FirstMissing, args, nullptr) > 0) {
+		bool isnull;
+		Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
+		memcpy(missing, id.data, sizeof(missing));
+		found_missing = true;
+		for (int i = 0; i < count && missing_index < 0; i++) {
+			Bytes candidate = compute::pg::BytesOf(id_elems[i], false);
+			if (memcmp(candidate.data, missing, sizeof(missing)) == 0) {
+				missing_index = i;
+			}
+		}
+	}
+	SPI_finish();
+	if (found_missing) {
+		Bytes id = {missing, sizeof(missing), false};
+		if (fenced) {
+			RaiseLeaseLost(id, attempt_values[missing_index < 0 ? 0 : missing_index]);
+		}
+		RaiseUnknownJob(id);
+	}
+	if (finished < static_cast<uint64>(count)) {
+		// Every job exists and none refused: one is named twice.
+		char twice[16];
+		bool found_twice = false;
+		SPI_connect();
+		if (Execute(Statement::FirstDuplicate, args, nullptr) > 0) {
+			bool isnull;
+			Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
+			memcpy(twice, id.data, sizeof(twice));
+			found_twice = true;
+		}
+		SPI_finish();
+		Bytes id = {twice, sizeof(twice), !found_twice};
+		JobCheck(found_twice ? &id : nullptr, [&] { return compute::Check(compute::DuplicateInBatch()); });
+	}
+	compute::pg::RequireBatchRight(PG_GETARG_DATUM(at), compute::Right::Work);
+	for (int i = 0; i < count; i++) {
+		NoteFinished(compute::pg::BytesOf(id_elems[i], false));
+	}
+	return static_cast<int64>(finished);
+}
+
+
+// requeue_stale() on a distributed table: the jobs whose lease ran out are
+// read from every shard without a lock (Citus locks no rows of a
+// multi-shard read), then each is requeued or failed on its shard by a
+// statement that checks again, under the row's lock, that it is still
+// in progress, past its lease and at the lost-lease count read.
+int64
+RequeueLostLeasesDistributed() {
+	int64 requeued = 0;
+	SPI_connect();
+	uint64 lost = Execute(Statement::LeasesRunOut, nullptr, nullptr);
+	SPITupleTable *candidates = SPI_tuptable;
+	for (uint64 i = 0; i < lost; i++) {
+		bool isnull;
+		Datum job_id = SPI_getbinval(candidates->vals[i], candidates->tupdesc, 1, &isnull);
+		Datum lost_datum = SPI_getbinval(candidates->vals[i], candidates->tupdesc, 2, &isnull);
+		Datum queue = SPI_getbinval(candidates->vals[i], candidates->tupdesc, 3, &isnull);
+		int64 lost_before = DatumGetInt32(lost_datum);
+		compute::LeaseLoss loss = compute::DecideLeaseLoss(lost_before, compute::pg::max_attempts);
+		Datum args[5] = {job_id, CStringGetTextDatum(compute::StatusName(loss.next).data()),
+		                 loss.error[0] ? CStringGetTextDatum(loss.error) : Datum(0), queue, lost_datum};
+		const char nulls[5] = {' ', ' ', loss.error[0] ? ' ' : 'n', ' ', ' '};
+		uint64 done = Execute(Statement::LoseLeaseIn, args, nulls);
+		requeued += static_cast<int64>(done);
+		if (done > 0 && loss.next == compute::Status::Queued) {
+			NoteQueuedJob(queue, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), job_id);
+		}
+	}
+	SPI_finish();
+	return requeued;
 }
 
 } // namespace
@@ -431,6 +803,9 @@ PG_FUNCTION_INFO_V1(compute_queue_marks);
 PG_FUNCTION_INFO_V1(compute_finish_and_grab);
 PG_FUNCTION_INFO_V1(compute_wait_job);
 PG_FUNCTION_INFO_V1(compute_submit_jobs);
+PG_FUNCTION_INFO_V1(compute_finish_job_in);
+PG_FUNCTION_INFO_V1(compute_heartbeat_in);
+PG_FUNCTION_INFO_V1(compute_finish_jobs_in);
 
 // submit_job(job_id bytea, queue text, config text, input_files text[])
 Datum
@@ -481,6 +856,16 @@ compute_finish_job(PG_FUNCTION_ARGS) {
 	PG_RETURN_DATUM(RunFinish(fcinfo, finish));
 }
 
+// finish_job_in(queue text, job_id bytea, status text, output_files text[],
+// attempt int, error text) returns compute.jobs: finish_job, looking in
+// that queue first.
+Datum
+compute_finish_job_in(PG_FUNCTION_ARGS) {
+	FinishRequest finish = ReadFinish(fcinfo, {1, 2, 3, 4, 5});
+	QueueArg(fcinfo, 0, &finish.id);
+	PG_RETURN_DATUM(RunFinish(fcinfo, finish, 0));
+}
+
 // finish_and_grab(job_id bytea, status text, queue text, output_files text[],
 // attempt int, error text, max_jobs int, lease interval, wait interval)
 // returns setof compute.jobs: finish_job, then grab_job, in one statement.
@@ -489,7 +874,7 @@ Datum
 compute_finish_and_grab(PG_FUNCTION_ARGS) {
 	FinishRequest finish = ReadFinish(fcinfo, {0, 1, 3, 4, 5});
 	GrabRequest grab = ReadGrab(fcinfo, {2, 6, 7, 8}, &finish.id);
-	RunFinish(fcinfo, finish);
+	RunFinish(fcinfo, finish, 2); // (the job is most often of the queue it grabs from)
 	RunGrab(fcinfo, grab);
 	return Datum(0);
 }
@@ -498,108 +883,30 @@ compute_finish_and_grab(PG_FUNCTION_ARGS) {
 // finishes every job in one statement, all or none.
 Datum
 compute_finish_jobs(PG_FUNCTION_ARGS) {
-	Datum *id_elems;
-	int count;
-	ArrayType *ids = JobIdsArg(fcinfo, 0, &id_elems, &count);
-	Bytes first = count > 0 ? compute::pg::BytesOf(id_elems[0], false) : Bytes {nullptr, 0, true};
-	Bytes status = ArgBytes(fcinfo, 1);
-	compute::Status finished_as;
-	JobCheck(count > 0 ? &first : nullptr,
-	         [&] { return compute::CheckFinishStatus(first.ViewOrEmpty(), status.View(), &finished_as); });
-	bool fenced = !PG_ARGISNULL(2);
-	ArrayType *attempts = fenced ? PG_GETARG_ARRAYTYPE_P(2) : nullptr;
-	int32 *attempt_values = nullptr;
-	int attempt_count = 0;
-	if (fenced) {
-		Datum *elems;
-		bool *nulls;
-		deconstruct_array(attempts, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &attempt_count);
-		attempt_values = static_cast<int32 *>(palloc(sizeof(int32) * (attempt_count + 1)));
-		for (int i = 0; i < attempt_count; i++) {
-			bool null = nulls[i];
-			Bytes job = i < count ? compute::pg::BytesOf(id_elems[i], false) : first;
-			JobCheck(count > 0 ? &job : nullptr, [&] { return compute::CheckNotNull("an element of attempts", null); });
-			attempt_values[i] = DatumGetInt32(elems[i]);
-		}
-	}
-	int ids_ndim = ARR_NDIM(ids);
-	std::optional<int> attempts_ndim;
-	if (fenced) {
-		attempts_ndim = ARR_NDIM(attempts);
-	}
-	JobCheck(count > 0 ? &first : nullptr, [&] {
-		return compute::CheckBatch(ids_ndim, static_cast<size_t>(count), attempts_ndim,
-		                           static_cast<size_t>(attempt_count));
-	});
-	if (count == 0) {
-		PG_RETURN_INT64(0);
-	}
+	PG_RETURN_INT64(RunFinishBatch(fcinfo, 0, -1));
+}
 
-	Datum args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), fenced ? PG_GETARG_DATUM(2) : Datum(0)};
-	char missing[16];
-	bool found_missing = false;
-	int missing_index = -1;
-	SPI_connect();
-	uint64 finished = Execute(fenced ? Statement::FinishBatchFenced : Statement::FinishBatch, args, nullptr);
-	if (finished < static_cast<uint64>(count) && Execute(Statement::FirstMissing, args, nullptr) > 0) {
-		bool isnull;
-		Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
-		memcpy(missing, id.data, sizeof(missing));
-		found_missing = true;
-		for (int i = 0; i < count && missing_index < 0; i++) {
-			Bytes candidate = compute::pg::BytesOf(id_elems[i], false);
-			if (memcmp(candidate.data, missing, sizeof(missing)) == 0) {
-				missing_index = i;
-			}
-		}
-	}
-	SPI_finish();
-	if (found_missing) {
-		Bytes id = {missing, sizeof(missing), false};
-		if (fenced) {
-			RaiseLeaseLost(id, attempt_values[missing_index < 0 ? 0 : missing_index]);
-		}
-		RaiseUnknownJob(id);
-	}
-	if (finished < static_cast<uint64>(count)) {
-		// Every job exists and none refused: one is named twice.
-		char twice[16];
-		bool found_twice = false;
-		SPI_connect();
-		if (Execute(Statement::FirstDuplicate, args, nullptr) > 0) {
-			bool isnull;
-			Bytes id = compute::pg::BytesOf(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false);
-			memcpy(twice, id.data, sizeof(twice));
-			found_twice = true;
-		}
-		SPI_finish();
-		Bytes id = {twice, sizeof(twice), !found_twice};
-		JobCheck(found_twice ? &id : nullptr, [&] { return compute::Check(compute::DuplicateInBatch()); });
-	}
-	compute::pg::RequireBatchRight(PG_GETARG_DATUM(0), compute::Right::Work);
-	PG_RETURN_INT64(static_cast<int64>(finished));
+// finish_jobs_in(queue text, job_ids bytea[], status text, attempts int[])
+// returns bigint: finish_jobs for jobs of that queue, in one statement that
+// a distributed table routes to one shard. A job that is not in that queue
+// is refused as unknown (P0002; 55000 with attempts), like a job that does
+// not exist.
+Datum
+compute_finish_jobs_in(PG_FUNCTION_ARGS) {
+	PG_RETURN_INT64(RunFinishBatch(fcinfo, 1, 0));
 }
 
 // heartbeat(job_id bytea, attempt int, extend interval) returns compute.jobs
 Datum
 compute_heartbeat(PG_FUNCTION_ARGS) {
-	Bytes id = JobIdArg(fcinfo, 0);
-	bool attempt_null = PG_ARGISNULL(1);
-	JobCheck(&id, [&] { return compute::CheckNotNull("attempt", attempt_null); });
-	CheckLeaseArg(fcinfo, 2, "extend", true, &id);
-	int32 attempt = PG_GETARG_INT32(1);
+	PG_RETURN_DATUM(RunHeartbeat(fcinfo, 0, -1));
+}
 
-	Interval *fallback = static_cast<Interval *>(palloc0(sizeof(Interval)));
-	fallback->time = compute::kDefaultLeaseSeconds * USECS_PER_SEC;
-	Datum args[4] = {PG_GETARG_DATUM(0), Int32GetDatum(attempt), PG_ARGISNULL(2) ? Datum(0) : PG_GETARG_DATUM(2),
-	                 IntervalPGetDatum(fallback)};
-	const char nulls[4] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
-	Datum job;
-	if (!RunForJob(Statement::Heartbeat, args, nulls, &job)) {
-		RaiseLeaseLost(id, attempt);
-	}
-	compute::pg::RequireJobRight(job, compute::Right::Work, id);
-	PG_RETURN_DATUM(job);
+// heartbeat_in(queue text, job_id bytea, attempt int, extend interval)
+// returns compute.jobs: heartbeat, looking in that queue first.
+Datum
+compute_heartbeat_in(PG_FUNCTION_ARGS) {
+	PG_RETURN_DATUM(RunHeartbeat(fcinfo, 1, 0));
 }
 
 // expire(older_than interval) returns bigint
@@ -668,6 +975,9 @@ Datum
 compute_requeue_lost_leases(PG_FUNCTION_ARGS) {
 	compute::pg::RequireAllQueues("requeue_stale", compute::Right::Admin);
 	int64 requeued = 0;
+	if (compute::pg::Distributed()) {
+		PG_RETURN_INT64(RequeueLostLeasesDistributed());
+	}
 	SPI_connect();
 	uint64 lost = Execute(Statement::ExpiredLeases, nullptr, nullptr);
 	SPITupleTable *candidates = SPI_tuptable;
@@ -737,11 +1047,34 @@ compute_submit_jobs(PG_FUNCTION_ARGS) {
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	SPI_connect();
+	// On a distributed table: every id locked, and looked for on every
+	// shard, once for the batch (README, "Distributed mode").
+	Located *located = nullptr;
+	if (compute::pg::Distributed() && count > 0) {
+		LockJobIds(id_elems, count);
+		located = static_cast<Located *>(palloc0(sizeof(Located) * count));
+		Datum locate_args[1] = {PG_GETARG_DATUM(0)};
+		uint64 rows = Execute(Statement::LocateJobs, locate_args, nullptr);
+		SPITupleTable *found_rows = SPI_tuptable;
+		for (uint64 r = 0; r < rows; r++) {
+			bool isnull;
+			Bytes row_id = compute::pg::BytesOf(SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 1, &isnull), false);
+			for (int i = 0; i < count; i++) {
+				Bytes id = compute::pg::BytesOf(id_elems[i], false);
+				if (!located[i].found && id.len == row_id.len && memcmp(id.data, row_id.data, id.len) == 0) {
+					located[i].found = true;
+					located[i].queue = SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 2, &isnull);
+					located[i].status =
+					    compute::pg::BytesOf(SPI_getbinval(found_rows->vals[r], found_rows->tupdesc, 3, &isnull), false);
+				}
+			}
+		}
+	}
 	for (int i = 0; i < count; i++) {
 		bool config_null = config_elems == nullptr || config_nulls[i];
 		Datum args[4] = {id_elems[i], PG_GETARG_DATUM(1), config_null ? Datum(0) : config_elems[i], PG_GETARG_DATUM(3)};
 		const char nulls[4] = {' ', ' ', config_null ? 'n' : ' ', ' '};
-		bool found = false;
+		bool found = located != nullptr && SubmitLocated(args, nulls, queue, located[i]);
 		for (int round = 0; round < 2 && !found; round++) {
 			found = SubmitOnce(args, nulls, queue);
 		}
@@ -808,6 +1141,22 @@ compute_delete_job(PG_FUNCTION_ARGS) {
 	Datum args[1] = {PG_GETARG_DATUM(0)};
 	compute::pg::RequireBatchRight(PointerGetDatum(construct_array(args, 1, BYTEAOID, -1, false, TYPALIGN_INT)),
 	                               compute::Right::Admin);
+	if (compute::pg::Distributed()) {
+		// The shards' delete trigger does not write the coordinator's
+		// compute.retired_attempts: the deleted row's token is kept here.
+		SPI_connect();
+		uint64 deleted = Execute(Statement::DeleteReturning, args, nullptr);
+		for (uint64 i = 0; i < deleted; i++) {
+			bool isnull;
+			Datum attempt = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull && DatumGetInt32(attempt) > 0) {
+				Datum retired[2] = {args[0], attempt};
+				Execute(Statement::RecordRetired, retired, nullptr);
+			}
+		}
+		SPI_finish();
+		PG_RETURN_BOOL(deleted > 0);
+	}
 	PG_RETURN_BOOL(RunForCount(Statement::DeleteJob, args) > 0);
 }
 

@@ -34,6 +34,7 @@
 #include "pg/maintenance.hpp"
 #include "pg/module.hpp"
 
+#include "pg/distributed.hpp"
 #include "pg/plans.hpp"
 
 extern "C" {
@@ -799,11 +800,15 @@ Expire(bool requeue, TimestampTz &last_requeue) {
 		after->time = static_cast<int64>(expire_after_s) * USECS_PER_SEC;
 		int64 limit = batch_rows;
 		Datum args[2] = {IntervalPGetDatum(after), Int64GetDatum(limit)};
-		uint64 batch = Execute(Statement::ExpireBatch, args, nullptr);
+		// A distributed compute.jobs (README, "Distributed mode") takes no
+		// row locks in a multi-shard read: expire's one statement instead,
+		// every shard at once.
+		bool whole = compute::pg::Distributed();
+		uint64 batch = Execute(whole ? Statement::Expire : Statement::ExpireBatch, args, nullptr);
 		EndWork();
 		expired += static_cast<int64>(batch);
 		transactions++;
-		if (batch < static_cast<uint64>(limit) || MustStop()) {
+		if (whole || batch < static_cast<uint64>(limit) || MustStop()) {
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();

@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include "pg/distributed.hpp"
 #include "pg/maintenance.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
@@ -124,6 +125,7 @@ _PG_init(void) {
 	compute::pg::InitWaiters();
 	compute::pg::InitTrigger();
 	compute::pg::InitStats();
+	compute::pg::InitDistributed();
 }
 
 } // extern "C"

@@ -1,5 +1,7 @@
 #include "pg/plans.hpp"
 
+#include "pg/distributed.hpp"
+
 namespace compute::pg {
 
 namespace {
@@ -7,7 +9,7 @@ namespace {
 struct PlanText {
 	const char *sql;
 	int nargs;
-	Oid argtypes[5];
+	Oid argtypes[6];
 };
 
 // The grab statements ($1 queue, $2 max_jobs), with what each adds to the
@@ -137,32 +139,104 @@ const PlanText kPlans[] = {
      "   AND j.status = 'complete'",
      2,
      {INTERVALOID, INT8OID}},
+    // The queue-carrying forms: the statements above with the queue in the
+    // WHERE, so that a table distributed by queue routes each to one shard.
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = COALESCE($3, j.output_files), error = $4"
+     " WHERE j.job_id = $1 AND j.queue = $5 RETURNING j",
+     5,
+     {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID}},
+    {"UPDATE compute.jobs AS j SET status = $2, output_files = COALESCE($3, j.output_files), error = $4,"
+     " attempt = $5"
+     " WHERE j.job_id = $1 AND j.queue = $6 RETURNING j",
+     6,
+     {BYTEAOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID, TEXTOID}},
+    {"UPDATE compute.jobs AS j SET attempt = $2,"
+     " lease_expires = pg_catalog.now() + COALESCE($3, j.lease, $4)"
+     " WHERE j.job_id = $1 AND j.queue = $5 RETURNING j",
+     5,
+     {BYTEAOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID}},
+    {"UPDATE compute.jobs AS j SET status = $2 WHERE j.job_id = ANY ($1) AND j.queue = $3 RETURNING j.job_id",
+     3,
+     {BYTEAARRAYOID, TEXTOID, TEXTOID}},
+    {"UPDATE compute.jobs AS j SET status = $2, attempt = f.attempt"
+     " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS f (job_id, attempt)"
+     " WHERE j.job_id = f.job_id AND j.queue = $4 RETURNING j.job_id",
+     4,
+     {BYTEAARRAYOID, TEXTOID, INT4ARRAYOID, TEXTOID}},
+    // Distributed mode. Submits of one job id are serialized on the
+    // coordinator (an advisory lock under compute's key), so that the look
+    // for the id on every shard and the insert into its queue's shard
+    // cannot race with another submit of the id to another queue.
+    {"SELECT pg_catalog.pg_advisory_xact_lock(1668246896, $1)", 1, {INT4OID}},
+    {"SELECT queue, status FROM compute.jobs WHERE job_id = $1", 1, {BYTEAOID}},
+    {"SELECT job_id, queue, status FROM compute.jobs WHERE job_id = ANY ($1)", 1, {BYTEAARRAYOID}},
+    {"SELECT attempt FROM compute.retired_attempts WHERE job_id = $1", 1, {BYTEAOID}},
+    // (Citus wants no volatile function in DO UPDATE SET, hence $6, the
+    // transaction's now(); and it cannot return the shard's row type as
+    // compute.jobs, hence the row built from its columns.)
+    {"INSERT INTO compute.jobs AS j (job_id, status, queue, config, input_files, created, last_accessed, attempt)"
+     " VALUES ($1, 'queued', $2, $3, $4, $6, $6, $5)"
+     " ON CONFLICT (queue, job_id) DO UPDATE SET last_accessed = $6"
+     " WHERE j.status IN ('queued', 'in-progress', 'complete')"
+     " RETURNING ROW(j.*)::compute.jobs, j.xmax = 0",
+     6,
+     {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TIMESTAMPTZOID}},
+    {"UPDATE compute.jobs AS j SET status = 'queued', config = $3, input_files = $4,"
+     " last_accessed = pg_catalog.now()"
+     " WHERE j.job_id = $1 AND j.queue = $2 AND j.status IN ('failed', 'expired')"
+     " RETURNING j",
+     4,
+     {BYTEAOID, TEXTOID, TEXTOID, TEXTARRAYOID}},
+    {"DELETE FROM compute.jobs WHERE job_id = $1 RETURNING attempt", 1, {BYTEAOID}},
+    {"INSERT INTO compute.retired_attempts AS r (job_id, attempt) VALUES ($1, $2)"
+     " ON CONFLICT (job_id) DO UPDATE SET attempt = GREATEST(r.attempt, excluded.attempt)",
+     2,
+     {BYTEAOID, INT4OID}},
+    {"SELECT job_id, lost_leases, queue FROM compute.jobs"
+     " WHERE status = 'in-progress' AND lease_expires < pg_catalog.now()"
+     " ORDER BY lease_expires",
+     0,
+     {}},
+    // (Rechecked under the row lock: a heartbeat or finish that got there
+    // first leaves nothing to do.)
+    {"UPDATE compute.jobs SET status = $2, lost_leases = LEAST(lost_leases, 2147483646) + 1, error = $3"
+     " WHERE job_id = $1 AND queue = $4 AND status = 'in-progress' AND lease_expires < pg_catalog.now()"
+     "   AND lost_leases = $5",
+     5,
+     {BYTEAOID, TEXTOID, TEXTOID, TEXTOID, INT4OID}},
 };
 
 static_assert(sizeof(kPlans) / sizeof(kPlans[0]) == static_cast<size_t>(Statement::Count),
               "one text for each Statement");
 
-SPIPlanPtr saved[static_cast<size_t>(Statement::Count)];
+// Per statement, its plan for a plain compute.jobs ([0]) and for one that
+// is distributed ([1]).
+SPIPlanPtr saved[2][static_cast<size_t>(Statement::Count)];
 
 SPIPlanPtr
 Prepared(Statement plan) {
 	auto index = static_cast<size_t>(plan);
-	if (saved[index] == nullptr) {
+	bool distributed = Distributed();
+	SPIPlanPtr &slot = saved[distributed ? 1 : 0][index];
+	if (slot == nullptr) {
 		const PlanText &text = kPlans[index];
 		// Always the generic plan: each statement has one good plan whatever
 		// its arguments, and planning it again at every call (the plan
-		// cache's custom plans) would cost more than running it.
-		SPIPlanPtr prepared =
-		    SPI_prepare_cursor(text.sql, text.nargs, const_cast<Oid *>(text.argtypes), CURSOR_OPT_GENERIC_PLAN);
+		// cache's custom plans) would cost more than running it. On a
+		// distributed table, the plan cache's choice: Citus routes a
+		// statement to its shard by the queue's value, which a generic plan
+		// of a statement with a subquery does not know.
+		int options = distributed ? 0 : CURSOR_OPT_GENERIC_PLAN;
+		SPIPlanPtr prepared = SPI_prepare_cursor(text.sql, text.nargs, const_cast<Oid *>(text.argtypes), options);
 		if (prepared == nullptr) {
 			elog(ERROR, "compute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		}
 		if (SPI_keepplan(prepared) != 0) {
 			elog(ERROR, "compute: SPI_keepplan failed");
 		}
-		saved[index] = prepared;
+		slot = prepared;
 	}
-	return saved[index];
+	return slot;
 }
 
 } // namespace

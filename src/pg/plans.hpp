@@ -37,6 +37,26 @@ enum class Statement {
 	LoseLease,       // ($1 job_id, $2 next status, $3 error) -> count
 	DeleteJob,       // ($1 job_id) -> count
 	ExpireBatch,     // ($1 older_than, $2 max rows) -> count (the maintenance worker)
+	// Queue-carrying forms (finish_job_in, heartbeat_in, finish_jobs_in,
+	// finish_and_grab): the statement above, limited to one queue, which
+	// Citus routes to one shard when compute.jobs is distributed.
+	FinishIn,            // ($1 .. $4 as Finish, $5 queue) -> job
+	FinishFencedIn,      // ($1 .. $5 as FinishFenced, $6 queue) -> job
+	HeartbeatIn,         // ($1 .. $4 as Heartbeat, $5 queue) -> job
+	FinishBatchIn,       // ($1 job_ids, $2 status, $3 queue) -> job_id rows
+	FinishBatchFencedIn, // ($1 job_ids, $2 status, $3 attempts, $4 queue) -> job_id rows
+	// Distributed mode only (compute.jobs distributed by queue; README,
+	// "Distributed mode").
+	LockJobId,       // ($1 key) -> locks the job id on the coordinator until the transaction ends
+	LocateJob,       // ($1 job_id) -> (queue, status) on whichever shard holds it
+	LocateJobs,      // ($1 job_ids) -> (job_id, queue, status) of those that exist
+	RetiredToken,    // ($1 job_id) -> attempt, from compute.retired_attempts (coordinator)
+	SubmitIn,        // ($1 .. $4 as Submit, $5 first attempt) -> (job, inserted), by (queue, job_id)
+	ResubmitIn,      // ($1 .. $4 as Resubmit) -> job, in its own queue
+	DeleteReturning, // ($1 job_id) -> attempt of the deleted row
+	RecordRetired,   // ($1 job_id, $2 attempt) -> into compute.retired_attempts (coordinator)
+	LeasesRunOut,    // () -> (job_id, lost_leases, queue) rows, unlocked
+	LoseLeaseIn,     // ($1 .. $3 as LoseLease, $4 queue, $5 lost_leases read) -> count
 	Count
 };
 

@@ -27,11 +27,16 @@
 //
 // The check reads only the old and the new row (and, for a new row, the
 // retired token of its job id), so it works the same on a distributed
-// table's shards. No BEFORE ROW trigger may fire after it (it would change
+// table's shards. There (distributed mode, README "Distributed mode") a new
+// row keeps the token its INSERT gives (submit_job looked it up on the
+// coordinator), and the notes for queue marks, waiting grabs, NOTIFY and
+// compute.stats go to the worker node's own shared memory, where nobody
+// reads them: the coordinator's functions tell its own waiters. No BEFORE ROW trigger may fire after it (it would change
 // the row after the check): such a trigger makes every write fail.
 
 #include "pg/args.hpp"
 #include "pg/boundary.hpp"
+#include "pg/distributed.hpp"
 #include "pg/marks.hpp"
 #include "pg/module.hpp"
 #include "pg/stats.hpp"
@@ -507,7 +512,15 @@ compute_jobs_guard(PG_FUNCTION_ARGS) {
 		if (inserting) {
 			// 1.2.0: tokens go on from where a deleted row of this job id
 			// left them, so that no token is handed out twice.
-			changes.Set(col.attempt, Int32GetDatum(v12 && !id.null ? RetiredAttempt(trigger->tg_relation, id) : 0), false);
+			// On a shard of a distributed compute.jobs (distributed mode)
+			// the retired tokens are the coordinator's: submit_job looks
+			// the token up there and writes it in the new row, kept here.
+			int32 first = 0;
+			if (v12 && !id.null) {
+				first = compute::pg::IsShard(trigger->tg_relation) ? Max(IntField(new_row, desc, col.attempt), 0)
+				                                                   : RetiredAttempt(trigger->tg_relation, id);
+			}
+			changes.Set(col.attempt, Int32GetDatum(first), false);
 		}
 		if (new_submission) {
 			changes.Set(col.lost_leases, Int32GetDatum(0), false);

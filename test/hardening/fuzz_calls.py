@@ -164,7 +164,7 @@ class Fuzzer:
         self.failures = []
 
     def refresh(self):
-        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB, HAS_OBSERVE
+        global KNOWN, QUEUES, HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB, HAS_OBSERVE, HAS_QUEUE_FORMS
         self.cur.execute("SELECT to_regprocedure('compute.heartbeat(bytea, int, interval)') IS NOT NULL,"
                          " to_regprocedure('compute.grant_queue(regrole, text, text)') IS NOT NULL"
                          " AND to_regrole('fz_worker') IS NOT NULL,"
@@ -174,6 +174,8 @@ class Fuzzer:
         HAS_LEASES, HAS_RIGHTS, HAS_WAIT, HAS_WAIT_JOB = self.cur.fetchone()
         self.cur.execute("SELECT to_regproc('compute.health') IS NOT NULL AND to_regclass('compute.queue_stats') IS NOT NULL")
         HAS_OBSERVE = self.cur.fetchone()[0]
+        self.cur.execute("SELECT to_regproc('compute.finish_job_in') IS NOT NULL")
+        HAS_QUEUE_FORMS = self.cur.fetchone()[0]
         self.cur.execute("SELECT job_id FROM compute.jobs ORDER BY random() LIMIT 200")
         KNOWN = [bytes(r[0]) for r in self.cur.fetchall()]
         self.cur.execute("SELECT DISTINCT queue FROM compute.jobs LIMIT 20")
@@ -473,6 +475,40 @@ class Fuzzer:
         if rng.random() < 0.5:
             self.run("_queue_marks", "SELECT count(*) FROM compute._queue_marks()")
 
+    def f_queue_forms(self):
+        """The queue-carrying forms (1.2.0): a job in progress given its own
+        queue, another one or a bad one, with its token or a neighbour of it;
+        batches of one queue."""
+        if not HAS_QUEUE_FORMS:
+            return self.f_lease()
+        if rng.random() < 0.5:
+            pick = ("(SELECT job_id, attempt, queue FROM compute.jobs WHERE status = 'in-progress'"
+                    " ORDER BY random() LIMIT %d) j")
+            pick_params = []
+        else:
+            # Freshly grabbed.
+            pick = "(SELECT job_id, attempt, queue FROM compute.grab_job(%%s::text, %d)) j"
+            pick_params = [rng.choice(QUEUES)]
+        queue_sql = rng.choice(["j.queue", "j.queue", "j.queue", "j.queue", "%s::text", "NULL::text", "''"])
+        queue_params = [rng.choice(QUEUES + [text()])] if queue_sql == "%s::text" else []
+        offset = rng.choice([0, 0, 0, 0, 0, -1, 1])
+        r = rng.random()
+        if r < 0.35:
+            return self.run("heartbeat_in", ("SELECT f.* FROM %s, compute.heartbeat_in(%s, j.job_id, j.attempt + %%s,"
+                                             " CAST(%%s AS interval)) f") % (pick % 1, queue_sql),
+                            pick_params + queue_params + [offset, rng.choice([None, "1 minute", interval()])])
+        if r < 0.7:
+            return self.run("finish_job_in", ("SELECT f.* FROM %s, compute.finish_job_in(%s, j.job_id, %%s, %%s::text[],"
+                                              " j.attempt + %%s, %%s) f") % (pick % 1, queue_sql),
+                            pick_params + queue_params
+                            + [rng.choice(["complete", "failed"]) if rng.random() < 0.8 else status(),
+                               rng.choice([None, ["o"], ["o"], [""]]), offset, rng.choice([None, None, "why"])])
+        n = rng.choice([1, 2, 3, 10])
+        fenced = rng.random() < 0.7
+        self.run("finish_jobs_in", ("SELECT compute.finish_jobs_in(min(%s), array_agg(j.job_id), %%s%s) FROM %s") % (
+            queue_sql, ", array_agg(j.attempt + %d)" % offset if fenced else "", pick % n),
+            queue_params + [rng.choice(["complete", "failed"]) if rng.random() < 0.8 else status()] + pick_params)
+
     def f_andgrab(self):
         """finish_and_grab and the waiting grab (1.2.0): waits of at most a
         few milliseconds (a longer one only sleeps)."""
@@ -591,7 +627,7 @@ class Fuzzer:
     FORMS = [("f_submit", 14), ("f_grab", 12), ("f_finish", 12), ("f_single", 12), ("f_interval", 8), ("f_bulk", 10),
              ("f_cursor", 4), ("f_subtxn", 6), ("f_timeout", 4), ("f_trigger", 4), ("f_prepared", 3), ("f_copy", 3),
              ("f_lease", 10), ("f_batch", 8), ("f_hold", 8), ("f_rights", 6), ("f_andgrab", 8),
-             ("f_waitsubmit", 12), ("f_observe", 8)]
+             ("f_waitsubmit", 12), ("f_observe", 8), ("f_queue_forms", 12)]
 
     def report(self):
         print("fuzz_calls: SQLSTATEs: %s" % ", ".join("%s x%d" % kv for kv in sorted(self.codes.items())))
@@ -629,6 +665,7 @@ HAS_RIGHTS = False
 HAS_WAIT = False
 HAS_WAIT_JOB = False
 HAS_OBSERVE = False
+HAS_QUEUE_FORMS = False
 
 
 def hashlib_md5(text_):
