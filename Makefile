@@ -13,7 +13,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" compute.control
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 
 CORE_OBJS = src/core/status.o src/core/errors.o src/core/transition.o src/core/validate.o src/core/lease.o src/core/queue_mark.o src/core/rights.o src/core/stats.o
-PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o src/pg/waiters.o src/pg/stats.o src/pg/maintenance.o src/pg/distributed.o
+PG_OBJS   = src/pg/module.o src/pg/marks.o src/pg/boundary.o src/pg/plans.o src/pg/functions.o src/pg/trigger.o src/pg/rights.o src/pg/waiters.o src/pg/stats.o src/pg/maintenance.o src/pg/distributed.o src/pg/direct.o
 MODULE_big = compute
 OBJS       = $(CORE_OBJS) $(PG_OBJS)
 DATA       = $(wildcard sql/compute--*.sql)
@@ -21,7 +21,7 @@ DATA       = $(wildcard sql/compute--*.sql)
 # `make installcheck` against a running server; `make test` is the full run.
 # Inputs are in test/sql and test/specs, expected outputs in expected/: the
 # runners look for <outputdir>/expected first, hence the link.
-REGRESS        = install functions transitions errors leases marks marks_db stats promises worker_loop privileges upgrade queue_stats health queue_forms
+REGRESS        = install functions transitions errors leases marks marks_db stats promises worker_loop direct privileges upgrade queue_stats health queue_forms
 # Needs max_prepared_transactions > 0, which `make test` sets on its
 # instances but a running server (installcheck, the package's autopkgtest)
 # may not have: run by `make test` only, after the rest.

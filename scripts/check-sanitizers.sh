@@ -208,11 +208,11 @@ run_regress() {
 		# check-sanitizers.sh: load compute only from the sanitizer build.
 		dynamic_library_path = '$asan_dir'
 	EOF
-	echo "$SUITE_SETTINGS" >>"$conf_plain" # the suites' own settings (scripts/lib.sh)
 	conf=$dir/sanitize-preloaded.conf
-	cat "$conf_plain" - >"$conf" <<-EOF
-		shared_preload_libraries = 'compute'
-	EOF
+	cp "$conf_plain" "$conf"
+	# the suites' own settings (scripts/lib.sh), each path of the finishes
+	echo "$SUITE_SETTINGS" >>"$conf_plain"
+	echo "$SUITE_SETTINGS_PRELOADED" >>"$conf"
 	logs=$dir/logs
 	chown -R postgres: "$dir" 2>/dev/null || true
 	chmod -R a+rX "$dir"

@@ -138,8 +138,12 @@ expected_outputs() {
 PGXS_LIB_DIR=$(dirname "$(dirname "$($PG_CONFIG_BIN --pgxs)")")
 PG_REGRESS=$PGXS_LIB_DIR/test/regress/pg_regress
 PG_ISOLATION_REGRESS=$PGXS_LIB_DIR/test/isolation/pg_isolation_regress
-SUITE_SETTINGS="max_prepared_transactions = 10"
-SUITE_SETTINGS_PRELOADED="$SUITE_SETTINGS
+# The library loaded on demand also takes the SPI path of the finishes
+# (compute.direct_path off), the preloaded one their direct path (the
+# default): each path runs the whole suite.
+SUITE_SETTINGS="max_prepared_transactions = 10
+compute.direct_path = off"
+SUITE_SETTINGS_PRELOADED="max_prepared_transactions = 10
 shared_preload_libraries = 'compute'"
 
 # run_suite NAME RUNNER INPUT_SUBDIR SERVER_SETTINGS TESTS...: one

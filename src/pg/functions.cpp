@@ -21,6 +21,7 @@
 #include "core/stats.hpp"
 #include "core/validate.hpp"
 #include "pg/marks.hpp"
+#include "pg/direct.hpp"
 #include "pg/module.hpp"
 
 using compute::pg::ArgBytes;
@@ -286,8 +287,9 @@ RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish, int queue = -1) 
 	                 finish.has_error ? PG_GETARG_DATUM(at.error) : Datum(0), Int32GetDatum(finish.attempt), Datum(0)};
 	char nulls[6] = {' ', ' ', files ? ' ' : 'n', finish.has_error ? ' ' : 'n', ' ', ' '};
 	Datum job;
-	if (Given(fcinfo, queue) && at.error >= 0) {
-		// FinishIn takes the queue as $5, FinishFencedIn as $6.
+	if (Given(fcinfo, queue) && at.error >= 0 && compute::pg::Distributed()) {
+		// FinishIn takes the queue as $5, FinishFencedIn as $6. (On one
+		// server, looking in the queue first would answer the same.)
 		args[finish.fenced ? 5 : 4] = PG_GETARG_DATUM(queue);
 		if (RunForJob(finish.fenced ? Statement::FinishFencedIn : Statement::FinishIn, args, nulls, &job)) {
 			compute::pg::RequireJobRight(job, compute::Right::Work, finish.id);
@@ -299,7 +301,19 @@ RunFinish(FunctionCallInfo fcinfo, const FinishRequest &finish, int queue = -1) 
 	}
 	Statement statement = finish.fenced ? Statement::FinishFenced : at.error >= 0 ? Statement::Finish
 	                                                                              : Statement::Finish10;
-	if (!RunForJob(statement, args, nulls, &job)) {
+	compute::pg::DirectFinish direct = {args[0],
+	                                    args[1],
+	                                    args[2],
+	                                    files,
+	                                    statement != Statement::Finish10,
+	                                    args[3],
+	                                    !finish.has_error,
+	                                    finish.fenced,
+	                                    finish.attempt};
+	compute::pg::DirectResult done = compute::pg::RunDirectFinish(direct, &job);
+	bool found = done == compute::pg::DirectResult::StepAside ? RunForJob(statement, args, nulls, &job)
+	                                                         : done == compute::pg::DirectResult::Updated;
+	if (!found) {
 		if (finish.fenced) {
 			RaiseLeaseLost(finish.id, finish.attempt);
 		}
@@ -367,7 +381,7 @@ GrabOnce(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 	bool with_lease = grab.at.lease >= 0;
 	const Bytes &queue = grab.queue;
 	// With the queue's mark (shared memory), scan from just after it.
-	compute::MarkRead mark;
+	compute::MarkRead mark = {};
 	// (Not on a distributed table: the rows are committed on the workers,
 	// where this node's marks would not hear of them; scan from the head.)
 	bool marked = with_lease && !compute::pg::Distributed() && compute::pg::ReadQueueMark(queue.data, queue.len, &mark);
@@ -375,6 +389,28 @@ GrabOnce(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 	                                                                                 : Statement::Grab;
 	Datum args[5] = {PG_GETARG_DATUM(grab.at.queue), Int64GetDatum(grab.max_jobs),
 	                 with_lease ? PG_GETARG_DATUM(grab.at.lease) : Datum(0), Datum(0), Datum(0)};
+	compute::pg::DirectGrab direct = {args[0],
+	                                  grab.max_jobs,
+	                                  with_lease,
+	                                  args[2],
+	                                  statement == Statement::GrabFromMark,
+	                                  mark.mark.created,
+	                                  mark.mark.job_id,
+	                                  sizeof(mark.mark.job_id)};
+	compute::pg::DirectGrabbed *rows;
+	int64 direct_taken = compute::pg::RunDirectGrab(direct, &rows);
+	if (direct_taken >= 0) {
+		if (marked && direct_taken > 0) {
+			const compute::pg::DirectGrabbed &last = rows[direct_taken - 1];
+			Bytes last_id = compute::pg::BytesOf(last.job_id, false);
+			compute::pg::AdvanceQueueMark(queue.data, queue.len, mark,
+			                              compute::pg::PositionOf(last.created, last_id.data, last_id.len));
+		}
+		for (int64 i = 0; i < direct_taken; i++) {
+			PutJob(rsinfo, rows[i].job);
+		}
+		return static_cast<uint64>(direct_taken);
+	}
 	if (statement == Statement::GrabFromMark) {
 		args[3] = TimestampTzGetDatum(mark.mark.created);
 		args[4] = JobIdDatum(mark.mark.job_id);

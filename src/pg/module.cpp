@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include "pg/direct.hpp"
 #include "pg/distributed.hpp"
 #include "pg/maintenance.hpp"
 #include "pg/marks.hpp"
@@ -118,12 +119,19 @@ _PG_init(void) {
 	                         "which with synchronous_commit = on costs a WAL flush per finishing commit. "
 	                         "wait_job needs no NOTIFY.",
 	                         &compute::pg::notify_finished, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("compute.direct_path",
+	                         "Lets finish_job and finish_and_grab update the job directly instead of through "
+	                         "an SQL statement.",
+	                         "The same row lock, trigger, constraints and indexes; it steps aside to the SQL "
+	                         "statement whenever that could behave differently (see the README).",
+	                         &compute::pg::direct_path_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	compute::pg::InitMaintenance();
 	MarkGUCPrefixReserved("compute");
 	compute::pg::InitMarks();
 	compute::pg::InitRights();
 	compute::pg::InitWaiters();
 	compute::pg::InitTrigger();
+	compute::pg::InitDirect();
 	compute::pg::InitStats();
 	compute::pg::InitDistributed();
 }
