@@ -4,7 +4,8 @@
 # minus none. Deterministic, unlike jobs/s. Usage: N=1000 bash bench/callgrind.sh
 # CG_SETUP: SQL run on the loaded database first (the cost of an index, say:
 # CG_SETUP='DROP INDEX compute.jobs_finished_idx'); CG_PORT: the port of the
-# loading server (5499).
+# loading server (5499); CG_OPTIONS: settings of the measured server, e.g.
+# CG_OPTIONS='-c compute.direct_path=off'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -31,7 +32,7 @@ for sys in compute limit; do
 	for n in 0 $N; do
 		mk $sys $n > "$D/$sys.$n.sql"; chown postgres "$D/$sys.$n.sql"
 		cp -a "$D/data" "$D/data.$sys.$n"
-		as_pg valgrind --tool=callgrind --callgrind-out-file="$D/cg.$sys.$n" postgres --single -D "$D/data.$sys.$n" -c shared_preload_libraries=compute -c autovacuum=off postgres < "$D/$sys.$n.sql" > "$D/out.$sys.$n" 2>&1 || true
+		as_pg valgrind --tool=callgrind --callgrind-out-file="$D/cg.$sys.$n" postgres --single -D "$D/data.$sys.$n" -c shared_preload_libraries=compute -c autovacuum=off ${CG_OPTIONS:-} postgres < "$D/$sys.$n.sql" > "$D/out.$sys.$n" 2>&1 || true
 		ir=$(grep -m1 "^summary:" "$D/cg.$sys.$n" | awk '{print $2}')
 		echo "$sys $n $ir"
 		rm -rf "$D/data.$sys.$n"

@@ -20,7 +20,7 @@
 #   BENCH_JOBS [200000]   queued jobs loaded at least (more when a run could
 #                         take them all: see BENCH_RATE)
 #   BENCH_SCENARIOS ["clean xmin depth sync ops"]
-#   BENCH_SYSTEMS ["limit sql sql10 compute compute_token compute10
+#   BENCH_SYSTEMS ["limit sql sql10 compute compute_spi compute_token compute10
 #                   sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"]
 #                         each scenario runs those of its systems that are
 #                         in the list: clean all but finish_and_grab_nonotify,
@@ -43,10 +43,10 @@ ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_SECONDS:-20}
 JOBS=${BENCH_JOBS:-200000}
 SCENARIOS=${BENCH_SCENARIOS:-clean xmin depth sync ops}
-ALL_SYSTEMS="limit sql sql10 compute compute_token compute10 sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"
+ALL_SYSTEMS="limit sql sql10 compute compute_spi compute_token compute10 sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"
 SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
 # the systems of each scenario (run if in SYSTEMS)
-CLEAN_SYSTEMS="limit sql sql10 compute compute_token compute10 sql_loop compute_loop finish_and_grab"
+CLEAN_SYSTEMS="limit sql sql10 compute compute_spi compute_token compute10 sql_loop compute_loop finish_and_grab"
 XMIN_SYSTEMS="limit sql sql10 compute compute_token compute10"
 DEPTH_SYSTEMS="sql compute"
 SYNC_SYSTEMS="limit sql_loop compute_loop finish_and_grab finish_and_grab_nonotify"
@@ -218,6 +218,8 @@ run() {
 	sql) table=bench.jobs script=sql ;;
 	sql10) table=bench.jobs script=sql10 size=5 ;;
 	compute) table=compute.jobs script=compute ;;
+	# the same through the SPI statements (the direct path off)
+	compute_spi) table=compute.jobs script=compute pgoptions="$pgoptions -c compute.direct_path=off" ;;
 	compute_token) table=compute.jobs script=compute_token ;;
 	compute10) table=compute.jobs script=compute10 size=5 ;;
 	sql_loop) table=bench.jobs script=sql_loop ;;
