@@ -7,8 +7,10 @@ workers' results table), it submits EXAMPLES_JOBS (60) jobs, some of them
 meant to fail, half before the workers start and half while they run, and
 runs 4 copies of the worker with 3-second leases (3 jobs run 7 s: only
 heartbeats keep them) while it calls requeue_stale() every 0.5 s. Worker 1 is SIGKILLed (its process group)
-right after it took a job; worker 3's backend is terminated once
-(pg_terminate_backend); worker 4 is paused (SIGSTOP) right after it took
+right after it took a job; worker 3's backend is terminated once while it
+runs a statement (pg_terminate_backend of an active backend: a backend
+that has already sent its last result goes unnoticed by a worker that
+opens a session per statement, like the bash one); worker 4 is paused (SIGSTOP) right after it took
 a job until another worker took that job, then resumed; worker 2 gets
 SIGTERM right after it took a job and must finish that job and exit 0; once every job has ended, workers 3 and 4
 get SIGTERM while they wait and must exit 0.
@@ -152,7 +154,7 @@ try:
     terminated = False
     while not terminated and time.monotonic() < deadline:
         terminated = admin.execute("SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                   "WHERE application_name = %s", (workers[3][0],)).fetchone()[0]
+                                   "WHERE application_name = %s AND state = 'active'", (workers[3][0],)).fetchone()[0]
         time.sleep(0.05)
     if not terminated:
         fail("worker 3 never had a backend to terminate")
