@@ -1,4 +1,4 @@
-// The direct path of a finish; see direct.hpp. Plain PostgreSQL C API on
+// The direct path of finishes and grabs; see direct.hpp. Plain PostgreSQL C API on
 // plain data: no C++ object with a destructor lives here.
 
 #include "pg/direct.hpp"
@@ -143,23 +143,23 @@ IsColumn(Node *expr, AttrNumber column) {
 // a btree on (queue, created, job_id) of the rows WHERE status = 'queued';
 // else InvalidOid (the grab steps aside).
 Oid
-QueuedIndex(Relation rel) {
+QueuedIndex(Relation rel, const Cache &c) {
 	Oid oid = get_relname_relid("jobs_queued_idx", RelationGetNamespace(rel));
-	if (!OidIsValid(oid) || cache.queue == 0 || cache.created == 0 || cache.job_id == 0 || cache.status == 0) {
+	if (!OidIsValid(oid) || c.queue == 0 || c.created == 0 || c.job_id == 0 || c.status == 0) {
 		return InvalidOid;
 	}
 	Relation index = index_open(oid, AccessShareLock);
 	Form_pg_index form = index->rd_index;
 	bool fits = form->indrelid == RelationGetRelid(rel) && index->rd_rel->relam == BTREE_AM_OID &&
-	            form->indnkeyatts == 3 && form->indkey.values[0] == cache.queue &&
-	            form->indkey.values[1] == cache.created && form->indkey.values[2] == cache.job_id &&
-	            index->rd_indcollation[0] == cache.queue_collation && form->indisvalid && form->indisready;
+	            form->indnkeyatts == 3 && form->indkey.values[0] == c.queue &&
+	            form->indkey.values[1] == c.created && form->indkey.values[2] == c.job_id &&
+	            index->rd_indcollation[0] == c.queue_collation && form->indisvalid && form->indisready;
 	List *predicate = fits ? RelationGetIndexPredicate(index) : NIL;
 	fits = fits && list_length(predicate) == 1 && IsA(linitial(predicate), OpExpr);
 	if (fits) {
 		OpExpr *equals = static_cast<OpExpr *>(linitial(predicate));
 		Node *value = list_length(equals->args) == 2 ? static_cast<Node *>(lsecond(equals->args)) : nullptr;
-		fits = get_opcode(equals->opno) == F_TEXTEQ && IsColumn(static_cast<Node *>(linitial(equals->args)), cache.status) &&
+		fits = get_opcode(equals->opno) == F_TEXTEQ && IsColumn(static_cast<Node *>(linitial(equals->args)), c.status) &&
 		       value != nullptr && IsA(value, Const) && !reinterpret_cast<Const *>(value)->constisnull &&
 		       reinterpret_cast<Const *>(value)->consttype == TEXTOID &&
 		       strcmp(TextDatumGetCString(reinterpret_cast<Const *>(value)->constvalue), "queued") == 0;
@@ -169,48 +169,52 @@ QueuedIndex(Relation rel) {
 }
 
 // Builds the cache for `rel` (compute.jobs, opened).
+// (Built aside and stored at the end: the lookups below may process an
+// invalidation, which forgets the c.)
 void
 Build(Relation rel) {
-	Forget(Datum(0), InvalidOid);
-	cache.relid = RelationGetRelid(rel);
-	cache.job_id = Column(rel, "job_id", {BYTEAOID});
-	cache.status = Column(rel, "status", {VARCHAROID, TEXTOID});
-	cache.output_files = Column(rel, "output_files", {VARCHARARRAYOID, TEXTARRAYOID});
-	cache.files_element = cache.output_files > 0
-	                          ? get_element_type(TupleDescAttr(RelationGetDescr(rel), cache.output_files - 1)->atttypid)
+	Cache c = {};
+	c.relid = RelationGetRelid(rel);
+	c.job_id = Column(rel, "job_id", {BYTEAOID});
+	c.status = Column(rel, "status", {VARCHAROID, TEXTOID});
+	c.output_files = Column(rel, "output_files", {VARCHARARRAYOID, TEXTARRAYOID});
+	c.files_element = c.output_files > 0
+	                          ? get_element_type(TupleDescAttr(RelationGetDescr(rel), c.output_files - 1)->atttypid)
 	                          : InvalidOid;
-	cache.error = Column(rel, "error", {TEXTOID, VARCHAROID});
-	cache.attempt = Column(rel, "attempt", {INT4OID});
-	cache.lease = Column(rel, "lease", {INTERVALOID});
-	cache.queue = Column(rel, "queue", {VARCHAROID, TEXTOID});
-	cache.created = Column(rel, "created", {TIMESTAMPTZOID});
-	cache.queue_collation =
-	    cache.queue > 0 ? TupleDescAttr(RelationGetDescr(rel), cache.queue - 1)->attcollation : InvalidOid;
-	cache.queued_index = QueuedIndex(rel);
+	c.error = Column(rel, "error", {TEXTOID, VARCHAROID});
+	c.attempt = Column(rel, "attempt", {INT4OID});
+	c.lease = Column(rel, "lease", {INTERVALOID});
+	c.queue = Column(rel, "queue", {VARCHAROID, TEXTOID});
+	c.created = Column(rel, "created", {TIMESTAMPTZOID});
+	c.queue_collation =
+	    c.queue > 0 ? TupleDescAttr(RelationGetDescr(rel), c.queue - 1)->attcollation : InvalidOid;
+	c.queued_index = QueuedIndex(rel, c);
 	// Citus keeps the rows of a distributed table elsewhere: its own
 	// planner must see every statement on it.
 	bool usable = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relispartition &&
-	              cache.job_id > 0 && cache.status > 0 && cache.output_files > 0 && !OidIsValid(get_extension_oid("citus", true));
+	              c.job_id > 0 && c.status > 0 && c.output_files > 0 && !OidIsValid(get_extension_oid("citus", true));
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	cache.checks = constr != nullptr ? constr->num_check : 0;
-	if (usable && cache.checks > 0) {
-		cache.memory = AllocSetContextCreate(CacheMemoryContext, "compute direct path", ALLOCSET_SMALL_SIZES);
-		MemoryContext old = MemoryContextSwitchTo(cache.memory);
-		cache.check_states = static_cast<ExprState **>(palloc0(sizeof(ExprState *) * cache.checks));
-		for (int i = 0; i < cache.checks && usable; i++) {
+	c.checks = constr != nullptr ? constr->num_check : 0;
+	if (usable && c.checks > 0) {
+		c.memory = AllocSetContextCreate(CacheMemoryContext, "compute direct path", ALLOCSET_SMALL_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(c.memory);
+		c.check_states = static_cast<ExprState **>(palloc0(sizeof(ExprState *) * c.checks));
+		for (int i = 0; i < c.checks && usable; i++) {
 			// As ExecRelCheck builds them for one statement.
 			Expr *expr = static_cast<Expr *>(stringToNode(constr->check[i].ccbin));
 			expr = expression_planner(expr);
 			if (CallsOthers(reinterpret_cast<Node *>(expr), nullptr)) {
 				usable = false;
 			} else {
-				cache.check_states[i] = ExecInitExpr(expr, nullptr);
+				c.check_states[i] = ExecInitExpr(expr, nullptr);
 			}
 		}
 		MemoryContextSwitchTo(old);
 	}
-	cache.usable = usable;
-	cache.valid = true;
+	c.usable = usable;
+	c.valid = true;
+	Forget(Datum(0), InvalidOid);
+	cache = c;
 }
 
 // Whether the direct path does exactly what the SPI statement would.

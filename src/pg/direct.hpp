@@ -1,6 +1,8 @@
-// The direct path of a finish: the primary-key UPDATE of one job made with
-// the executor routines PostgreSQL's logical replication applies rows with
-// (look the row up by the primary key and lock it, BEFORE ROW triggers,
+// The direct path of the hot calls: a finish (the primary-key UPDATE of one
+// job) and a grab (the UPDATE of the oldest queued jobs of a queue, FOR
+// UPDATE SKIP LOCKED) made with the executor routines PostgreSQL's logical
+// replication applies rows with (find the rows with the statement's
+// snapshot and lock them as the statement would, BEFORE ROW triggers,
 // constraints, heap update, index entries) instead of a statement through
 // SPI. What it saves is the per-statement set-up: the table's CHECK
 // expressions are built once per backend (forgotten when the table's
@@ -12,15 +14,16 @@
 // plain local heap (partitioned, foreign, a Citus table), row-level
 // security, AFTER or statement-level UPDATE triggers (foreign keys
 // included), a CHECK constraint calling a function that is not built in, a
-// REPEATABLE READ or SERIALIZABLE transaction, a read-only transaction or
-// parallel mode. The transition check is the same trigger either way.
+// jobs_queued_idx that is not the grab statement's index, a REPEATABLE
+// READ or SERIALIZABLE transaction, a read-only transaction or parallel
+// mode. The transition check is the same trigger either way.
 #pragma once
 
 #include "pg/postgres.hpp"
 
 namespace compute::pg {
 
-// compute.direct_path (on): let finishes use the direct path.
+// compute.direct_path (on): let finishes and grabs use the direct path.
 extern bool direct_path_enabled;
 
 // From _PG_init.

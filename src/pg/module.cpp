@@ -120,8 +120,8 @@ _PG_init(void) {
 	                         "wait_job needs no NOTIFY.",
 	                         &compute::pg::notify_finished, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("compute.direct_path",
-	                         "Lets finish_job and finish_and_grab update the job directly instead of through "
-	                         "an SQL statement.",
+	                         "Lets the grabs and finishes of grab_job, finish_job and finish_and_grab update "
+	                         "the jobs directly instead of through an SQL statement.",
 	                         "The same row lock, trigger, constraints and indexes; it steps aside to the SQL "
 	                         "statement whenever that could behave differently (see the README).",
 	                         &compute::pg::direct_path_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
