@@ -307,7 +307,7 @@ Open(Writer *w, bool names_error, bool names_attempt, bool names_lease) {
 	w->c = cache;
 	if (!usable || (names_error && w->c.error == 0) || (names_attempt && w->c.attempt == 0) ||
 	    (names_lease && w->c.lease == 0)) {
-		table_close(w->rel, RowExclusiveLock);
+		table_close(w->rel, NoLock); // (the statement takes the same lock)
 		return false;
 	}
 	// As SPI does before a statement that writes: see what this
@@ -454,7 +454,6 @@ RunDirectFinish(const DirectFinish &finish, Datum *job) {
 		named = Named(named, w.c.attempt);
 	}
 	Prepare(&w, named);
-
 
 	TupleTableSlot *old_row = table_slot_create(w.rel, &w.estate->es_tupleTable);
 	DirectResult outcome = DirectResult::NotFound;
