@@ -2,6 +2,7 @@
 // plain data: no C++ object with a destructor lives here.
 
 #include "pg/direct.hpp"
+#include "pg/module.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -272,7 +273,7 @@ Named(Bitmapset *set, AttrNumber column) {
 
 void
 InitDirect() {
-	CacheRegisterRelcacheCallback(Forget, Datum(0));
+	OnRelcacheInvalidation(Forget);
 	RegisterXactCallback(FreeForgotten, nullptr);
 }
 

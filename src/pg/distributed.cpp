@@ -1,4 +1,5 @@
 #include "pg/distributed.hpp"
+#include "pg/module.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -17,7 +18,7 @@ int distributed_state = -1;
 Oid jobs_relid = InvalidOid;
 
 void
-OnRelcacheInvalidation(Datum, Oid relid) {
+OnJobsInvalidation(Datum, Oid relid) {
 	if (relid == InvalidOid || relid == jobs_relid) {
 		distributed_state = -1;
 	}
@@ -57,7 +58,7 @@ IsShard(Relation relation) {
 
 void
 InitDistributed() {
-	CacheRegisterRelcacheCallback(OnRelcacheInvalidation, Datum(0));
+	OnRelcacheInvalidation(OnJobsInvalidation);
 }
 
 } // namespace compute::pg

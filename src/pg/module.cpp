@@ -21,6 +21,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 }
 
 #ifdef COMPUTE_ASAN_PALLOC
@@ -63,7 +64,29 @@ StartupShared() {
 	LWLockRelease(AddinShmemInitLock);
 }
 
+constexpr int kMaxForgetters = 8;
+void (*forgetters[kMaxForgetters])(Datum, Oid);
+int forgetter_count = 0;
+
+void
+ForgetAll(Datum arg, Oid relid) {
+	for (int i = 0; i < forgetter_count; i++) {
+		forgetters[i](arg, relid);
+	}
+}
+
 } // namespace
+
+void
+OnRelcacheInvalidation(void (*forget)(Datum, Oid)) {
+	if (forgetter_count == kMaxForgetters) {
+		elog(ERROR, "compute: too many relcache invalidation callbacks");
+	}
+	if (forgetter_count == 0) {
+		CacheRegisterRelcacheCallback(ForgetAll, Datum(0));
+	}
+	forgetters[forgetter_count++] = forget;
+}
 
 void
 RegisterShared(const SharedPart &part) {

@@ -26,6 +26,13 @@ struct SharedPart {
 void
 RegisterShared(const SharedPart &part);
 
+// From the Init functions called by _PG_init: calls `forget` on every
+// relcache invalidation, through one callback of compute's own (PostgreSQL
+// has room for ten in a backend, and other extensions, Citus among them,
+// take most of them).
+void
+OnRelcacheInvalidation(void (*forget)(Datum, Oid));
+
 // From _PG_init: the triggers' column numbers are cached per table and
 // forgotten on relcache invalidation (trigger.cpp).
 void

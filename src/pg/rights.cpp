@@ -1,4 +1,5 @@
 #include "pg/rights.hpp"
+#include "pg/module.hpp"
 
 #include "pg/boundary.hpp"
 
@@ -18,7 +19,7 @@ int grants_state = -1;
 Oid grants_relid = InvalidOid;
 
 void
-OnRelcacheInvalidation(Datum, Oid relid) {
+OnGrantsInvalidation(Datum, Oid relid) {
 	if (relid == InvalidOid || relid == grants_relid) {
 		grants_state = -1;
 	}
@@ -95,7 +96,7 @@ CallerName() {
 
 void
 InitRights() {
-	CacheRegisterRelcacheCallback(OnRelcacheInvalidation, Datum(0));
+	OnRelcacheInvalidation(OnGrantsInvalidation);
 }
 
 void

@@ -397,7 +397,7 @@ namespace compute::pg {
 
 void
 InitTrigger() {
-	CacheRegisterRelcacheCallback(ForgetColumns, Datum(0));
+	OnRelcacheInvalidation(ForgetColumns);
 }
 
 } // namespace compute::pg
