@@ -31,6 +31,15 @@ SubmitConflict(std::string_view job_id) {
 	              "A concurrent transaction deleted the job twice while this one submitted it."};
 }
 
+Error
+ResubmitInOtherQueue(std::string_view job_id, std::string_view status, std::string_view queue) {
+	std::string in_queue = "queue \"" + std::string(queue) + "\"";
+	return Error {Code::NotSupported,
+	              "job " + Hex(job_id) + " is " + std::string(status) + " in " + in_queue +
+	                  ": on a distributed compute.jobs it is resubmitted to its own queue",
+	              "", "Submit it to " + in_queue + ", or delete_job() it first."};
+}
+
 Check
 ForJob(std::string_view job_id, Check check) {
 	if (check && check->message.rfind("job ", 0) != 0) {

@@ -17,6 +17,7 @@ enum class Code {
 	NullValue,     // 22004 null_value_not_allowed
 	NoPrivilege,   // 42501 insufficient_privilege (queue rights, 1.2.0)
 	Conflict,      // 40001 serialization_failure (a submit raced twice by a delete: retry)
+	NotSupported,  // 0A000 feature_not_supported (distributed mode's limits)
 };
 
 struct Error {
@@ -42,6 +43,11 @@ UnknownJob(std::string_view job_id);
 // transaction twice in a row: the client retries (40001).
 Error
 SubmitConflict(std::string_view job_id);
+
+// Distributed mode: a failed or expired job is resubmitted in its own
+// queue only (the table's key holds the queue).
+Error
+ResubmitInOtherQueue(std::string_view job_id, std::string_view status, std::string_view queue);
 
 // The error of `check`, if any, made to name the job: every message of a
 // function that was given a job id names it (SPEC section 5).

@@ -25,6 +25,8 @@ SqlState(Code code) noexcept {
 		return ERRCODE_INSUFFICIENT_PRIVILEGE;
 	case Code::Conflict:
 		return ERRCODE_T_R_SERIALIZATION_FAILURE;
+	case Code::NotSupported:
+		return ERRCODE_FEATURE_NOT_SUPPORTED;
 	}
 	return ERRCODE_INTERNAL_ERROR;
 }

@@ -471,7 +471,6 @@ RunGrab(FunctionCallInfo fcinfo, const GrabRequest &grab) {
 // (a concurrent delete). The first two are counted here (compute.stats),
 // the resubmission by the trigger.
 bool SubmitOnceDistributed(Datum *args, const char *nulls, const Bytes &queue);
-char *HexId(const Bytes &id);
 
 bool
 SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
@@ -490,19 +489,6 @@ SubmitOnce(Datum *args, const char *nulls, const Bytes &queue) {
 		return true;
 	}
 	return Execute(Statement::Resubmit, args, nulls) > 0;
-}
-
-// A job id in hex, for a message (palloc'd).
-char *
-HexId(const Bytes &id) {
-	static const char digits[] = "0123456789abcdef";
-	char *hex = static_cast<char *>(palloc(2 * id.len + 1));
-	for (size_t i = 0; i < id.len; i++) {
-		hex[2 * i] = digits[static_cast<unsigned char>(id.data[i]) >> 4];
-		hex[2 * i + 1] = digits[static_cast<unsigned char>(id.data[i]) & 0xf];
-	}
-	hex[2 * id.len] = '\0';
-	return hex;
 }
 
 // Where a job id is already, on a distributed table: found or not, and its
@@ -556,13 +542,10 @@ SubmitLocated(Datum *args, const char *nulls, const Bytes &queue, const Located 
 		bool ended = (status.len == 6 && memcmp(status.data, "failed", 6) == 0) ||
 		             (status.len == 7 && memcmp(status.data, "expired", 7) == 0);
 		if (!same && ended) {
-			ereport(ERROR,
-			        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			         errmsg("job %s is %.*s in queue \"%.*s\": on a distributed compute.jobs it is resubmitted to its own queue",
-			                HexId(id), static_cast<int>(status.len), status.data,
-			                static_cast<int>(where_name.len), where_name.data),
-			         errhint("Submit it to queue \"%.*s\", or delete_job() it first.", static_cast<int>(where_name.len),
-			                 where_name.data)));
+			CoreCheck([&] {
+				return compute::Check(
+				    compute::ResubmitInOtherQueue(id.ViewOrEmpty(), status.ViewOrEmpty(), where_name.ViewOrEmpty()));
+			});
 		}
 		target = where; // a dedupe hit in another queue: touched there
 	}
